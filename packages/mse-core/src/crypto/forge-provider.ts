@@ -1,0 +1,56 @@
+import forge from 'node-forge'
+import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
+import { fromHex, leftPad, toHex } from '../bytes.js'
+import type { CryptoProvider } from './provider.js'
+
+/**
+ * Portable provider on node-forge: synchronous SHA-1, jsbn BigInteger and a CSPRNG, no `node:crypto`.
+ * Slow (its modPow is ~20x slower than OpenSSL) but independent of OpenSSL, which makes it the oracle the
+ * tests check the fast provider against.
+ */
+const P = new forge.jsbn.BigInteger(DH_PRIME_HEX, 16)
+const G = new forge.jsbn.BigInteger(String(DH_GENERATOR), 10)
+
+function toBigInteger (bytes: Uint8Array): forge.jsbn.BigInteger {
+  return new forge.jsbn.BigInteger(toHex(bytes) || '0', 16)
+}
+
+function fromBigInteger (value: forge.jsbn.BigInteger): Uint8Array {
+  let hex = value.toString(16)
+  if (hex.length % 2) hex = '0' + hex
+  return leftPad(fromHex(hex), KEY_LENGTH)
+}
+
+function binaryString (bytes: Uint8Array): string {
+  let out = ''
+  for (let i = 0; i < bytes.length; i++) out += String.fromCharCode(bytes[i]!)
+  return out
+}
+
+export const forgeCryptoProvider: CryptoProvider = {
+  name: 'node-forge',
+
+  sha1 (...parts) {
+    const md = forge.md.sha1.create()
+    for (const part of parts) md.update(binaryString(part))
+    const digest = md.digest().getBytes()
+    const out = new Uint8Array(digest.length)
+    for (let i = 0; i < digest.length; i++) out[i] = digest.charCodeAt(i)
+    return out
+  },
+
+  randomBytes (length) {
+    const bytes = forge.random.getBytesSync(length)
+    const out = new Uint8Array(length)
+    for (let i = 0; i < length; i++) out[i] = bytes.charCodeAt(i)
+    return out
+  },
+
+  dhPublicKey (privateKey) {
+    return fromBigInteger(G.modPow(toBigInteger(privateKey), P))
+  },
+
+  dhSharedSecret (privateKey, peerPublicKey) {
+    return fromBigInteger(toBigInteger(peerPublicKey).modPow(toBigInteger(privateKey), P))
+  }
+}

@@ -1,0 +1,164 @@
+import { ascii, concatBytes, indexOfBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
+import { BITTORRENT_HANDSHAKE_LENGTH, CRYPTO_RC4, MAX_PAD_LENGTH, VC_LENGTH, VC_SYNC_WINDOW } from '../constants.js'
+import type { Rc4 } from '../crypto/rc4.js'
+import { cryptoProvideFor, isAcceptableSelect } from '../policy.js'
+import { skeyFromInfoHash } from '../skey-registry.js'
+import { HandshakeSession, type SessionOptions } from './session.js'
+import type { HandshakeStep } from './types.js'
+
+const REQ1 = ascii('req1')
+const REQ2 = ascii('req2')
+const REQ3 = ascii('req3')
+const VC = new Uint8Array(VC_LENGTH)
+
+export interface InitiatorOptions extends SessionOptions {
+  /** The torrent's info hash: SKEY (20 bytes, or a v2 SHA-256 hash that is truncated to 20). */
+  infoHash: Uint8Array | string
+  /**
+   * IA: the first payload, sent inside flight 3. 0 bytes or exactly the 68-byte BitTorrent handshake:
+   * libtorrent, rtorrent and aria2 reject anything else. May also be set later with `setInitialPayload`.
+   */
+  initialPayload?: Uint8Array
+}
+
+/**
+ * Side A, which opened the connection.
+ *
+ *   1. A->B  Ya, PadA
+ *   2. B->A  Yb, PadB                                 (read by `readPeerKey`)
+ *   3. A->B  HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S),
+ *            ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA)
+ *   4. B->A  ENCRYPT(VC, crypto_select, len(PadD), PadD), ENCRYPT2(payload)
+ */
+export class InitiatorHandshake extends HandshakeSession {
+  private readonly skey: Uint8Array
+  private readonly cryptoProvide: number
+  private initialPayload: Uint8Array
+  private flightThreeSent = false
+  private encryptor: Rc4 | undefined
+  private decryptor: Rc4 | undefined
+  private encryptedVc: Uint8Array | undefined
+  private cryptoSelect = 0
+  private padDLength = 0
+
+  constructor (options: InitiatorOptions) {
+    super('initiator', options)
+    if (this.policy === 'disabled') throw new TypeError('an initiator with policy "disabled" must not start MSE: connect in plaintext')
+    this.skey = skeyFromInfoHash(options.infoHash)
+    this.cryptoProvide = cryptoProvideFor(this.policy)
+    this.initialPayload = checkInitialPayload(options.initialPayload ?? new Uint8Array(0))
+  }
+
+  /** Flight 1. Call once, when the connection opens. */
+  start (now: number): HandshakeStep {
+    if (this.stage !== 'start') throw new Error('start() called twice')
+    this.send(this.keyFlight())
+    this.enterStage('peer-key', now)
+    return this.run(now)
+  }
+
+  /**
+   * Sets IA until flight 3 goes out; returns false (and leaves the bytes to the caller, to send as
+   * ordinary payload) once it has.
+   */
+  setInitialPayload (payload: Uint8Array): boolean {
+    if (this.flightThreeSent || this.finished) return false
+    this.initialPayload = checkInitialPayload(payload).slice()
+    return true
+  }
+
+  protected advance (now: number): boolean {
+    switch (this.stage) {
+      case 'peer-key': return this.onPeerKey(now)
+      case 'sync': return this.onVcSync(now)
+      case 'crypto-header': return this.onCryptoSelect()
+      default: return false
+    }
+  }
+
+  /** Step 2: B's key arrived; answer with flight 3. */
+  private onPeerKey (now: number): boolean {
+    if (!this.readPeerKey()) return false
+    const secret = this.secret!
+    const { encryptor, decryptor } = this.deriveCiphers(this.skey)
+    this.encryptor = encryptor
+    this.decryptor = decryptor
+    // ENCRYPT(VC) as B will send it: a copy of our decrypting stream run over 8 zero bytes, so the live
+    // stream is never used for trial decryption.
+    this.encryptedVc = decryptor.clone().process(VC)
+
+    const padC = this.zeroPad()
+    const ia = this.initialPayload
+    const header = concatBytes(VC, uint32(this.cryptoProvide), uint16(padC.length), padC, uint16(ia.length))
+    this.send(concatBytes(
+      this.provider.sha1(REQ1, secret),
+      xorBytes(this.provider.sha1(REQ2, this.skey), this.provider.sha1(REQ3, secret)),
+      encryptor.processInPlace(header),
+      encryptor.process(ia)
+    ))
+    this.flightThreeSent = true
+    this.enterStage('sync', now)
+    return true
+  }
+
+  /** Step 4a: find ENCRYPT(VC) after PadB, within 616 bytes of B's stream. */
+  private onVcSync (now: number): boolean {
+    const buffered = this.buffered
+    // `consumed` is B's key (96 bytes); the window counts from the start of B's stream.
+    const windowEnd = VC_SYNC_WINDOW - this.consumed
+    const at = indexOfBytes(buffered, this.encryptedVc!, 0, windowEnd)
+    if (at < 0) {
+      if (this.consumed + buffered.length >= VC_SYNC_WINDOW) {
+        throw this.violation('sync-not-found', `ENCRYPT(VC) not within ${VC_SYNC_WINDOW} bytes`)
+      }
+      return false
+    }
+    this.discard(at) // PadB
+    this.decryptor!.skip(VC_LENGTH)
+    this.discard(VC_LENGTH)
+    this.enterStage('crypto-header', now)
+    return true
+  }
+
+  /** Step 4b: crypto_select, len(PadD), PadD. Then the handshake is done. */
+  private onCryptoSelect (): boolean {
+    const buffered = this.buffered
+    if (this.cryptoSelect === 0) {
+      if (buffered.length < 6) return false
+      const fields = this.decryptor!.process(this.take(6)!)
+      const selected = readUint32(fields, 0)
+      const padLength = readUint16(fields, 4)
+      if (!isAcceptableSelect(this.cryptoProvide, selected)) {
+        throw this.violation('method-not-offered', `peer selected method 0x${selected.toString(16)}, we provided 0x${this.cryptoProvide.toString(16)}`)
+      }
+      if (padLength > MAX_PAD_LENGTH) throw this.violation('pad-too-long', `len(PadD) is ${padLength}`)
+      this.cryptoSelect = selected
+      this.padDLength = padLength
+    }
+    if (this.buffered.length < this.padDLength) return false
+    this.decryptor!.skip(this.padDLength)
+    this.discard(this.padDLength)
+
+    const rc4 = this.cryptoSelect === CRYPTO_RC4
+    const rest = this.takeRest()
+    this.complete({
+      method: rc4 ? 'rc4' : 'plaintext-after-mse',
+      infoHash: this.skey,
+      cryptoProvide: this.cryptoProvide,
+      cryptoSelect: this.cryptoSelect,
+      encryptor: rc4 ? this.encryptor : undefined,
+      decryptor: rc4 ? this.decryptor : undefined,
+      payload: rc4 ? this.decryptor!.process(rest) : rest.slice(),
+      initialPayloadLength: this.initialPayload.length
+    })
+    return false
+  }
+
+}
+
+function checkInitialPayload (payload: Uint8Array): Uint8Array {
+  if (payload.length !== 0 && payload.length !== BITTORRENT_HANDSHAKE_LENGTH) {
+    throw new RangeError(`IA must be empty or the ${BITTORRENT_HANDSHAKE_LENGTH}-byte BitTorrent handshake, got ${payload.length} bytes`)
+  }
+  return payload
+}

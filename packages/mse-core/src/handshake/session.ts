@@ -1,0 +1,274 @@
+import debugFactory from 'debug'
+import { ascii, concatBytes } from '../bytes.js'
+import { DEFAULT_STAGE_TIMEOUT_MS, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH, VC_LENGTH } from '../constants.js'
+import { nodeCryptoProvider } from '../crypto/node-provider.js'
+import type { CryptoProvider, RandomSource } from '../crypto/provider.js'
+import { Rc4 } from '../crypto/rc4.js'
+import { generatePrivateKey, isValidPeerKey } from '../dh.js'
+import { MseError, type MseErrorCode } from '../errors.js'
+import { parseEncryptionPolicy, type EncryptionPolicy } from '../policy.js'
+import type { HandshakeResult, HandshakeStage, HandshakeStep, Role } from './types.js'
+
+export const debug = debugFactory('mse:core')
+
+const KEY_A = ascii('keyA')
+const KEY_B = ascii('keyB')
+const EMPTY = new Uint8Array(0)
+
+export interface SessionOptions {
+  /** Default `preferred`. */
+  policy?: EncryptionPolicy
+  /** Default: `node:crypto`. */
+  provider?: CryptoProvider
+  /** Default: the provider's CSPRNG. Tests inject a deterministic source for known-answer transcripts. */
+  random?: RandomSource
+  /** Milliseconds each stage may take (spec: 30 s for the peer's key). Per stage or one for all. */
+  stageTimeoutMs?: number | Partial<Record<HandshakeStage, number>>
+}
+
+/** Stages whose deadline is enforced (the others are instantaneous or terminal). */
+const TIMED_STAGES: readonly HandshakeStage[] = ['peer-key', 'sync', 'crypto-header']
+
+/**
+ * What both roles share: input buffering, stage deadlines, error values, and the steps that are the same
+ * for A and B (sending a key with a pad, reading the peer's key, deriving the RC4 streams). Each role
+ * supplies `advance()`, which consumes buffered bytes for the current stage and returns false when it
+ * needs more. Nothing here does I/O: bytes and the current time come in, bytes and outcomes go out.
+ */
+export abstract class HandshakeSession {
+  readonly role: Role
+  readonly policy: EncryptionPolicy
+  protected readonly provider: CryptoProvider
+  protected readonly random: RandomSource
+
+  private currentStage: HandshakeStage = 'start'
+  private stageDeadline: number | undefined
+  private readonly timeouts: Record<HandshakeStage, number>
+  private ended: HandshakeStep | undefined
+  private outbox: Uint8Array[] = []
+
+  /** Received bytes not yet consumed by a stage. */
+  private pending: Uint8Array = EMPTY
+  /** Stream offset of `pending[0]`: how many of the peer's bytes the handshake consumed. */
+  protected consumed = 0
+  private received = 0
+  private sent = 0
+
+  private privateKey: Uint8Array | undefined
+  protected secret: Uint8Array | undefined
+
+  constructor (role: Role, options: SessionOptions) {
+    this.role = role
+    this.policy = parseEncryptionPolicy(options.policy)
+    this.provider = options.provider ?? nodeCryptoProvider
+    this.random = options.random ?? (n => this.provider.randomBytes(n))
+    const timeout = options.stageTimeoutMs
+    const perStage = typeof timeout === 'number' ? undefined : timeout
+    const all = typeof timeout === 'number' ? timeout : DEFAULT_STAGE_TIMEOUT_MS
+    this.timeouts = Object.fromEntries(
+      (['start', 'peer-key', 'sync', 'crypto-header', 'done', 'failed'] as HandshakeStage[])
+        .map(stage => [stage, perStage?.[stage] ?? all])
+    ) as Record<HandshakeStage, number>
+  }
+
+  get stage (): HandshakeStage {
+    return this.currentStage
+  }
+
+  /** Absolute time (same clock as `now`) by which the current stage must complete, if one applies. */
+  get deadline (): number | undefined {
+    return this.stageDeadline
+  }
+
+  /** Bytes of the peer's stream received so far (handshake and any payload). */
+  get bytesReceived (): number {
+    return this.received
+  }
+
+  get bytesSent (): number {
+    return this.sent
+  }
+
+  get finished (): boolean {
+    return this.ended !== undefined
+  }
+
+  /** Feeds bytes from the peer. Never throws: protocol violations come back as a failed step. */
+  receive (data: Uint8Array, now: number): HandshakeStep {
+    if (this.ended) {
+      return this.fail(new MseError('handshake-finished', this.currentStage, 'bytes received after the handshake ended'), false)
+    }
+    const expired = this.expire(now)
+    if (expired) return expired
+    if (data.length > 0) {
+      this.received += data.length
+      this.pending = this.pending.length === 0 ? data.slice() : concatBytes(this.pending, data)
+    }
+    return this.run(now)
+  }
+
+  /** Call when a timer fires (or any time): fails the handshake if the stage deadline has passed. */
+  expire (now: number): HandshakeStep | undefined {
+    if (this.ended || this.stageDeadline === undefined || now < this.stageDeadline) return undefined
+    return this.fail(new MseError('deadline-exceeded', this.currentStage,
+      `stage ${this.currentStage} took longer than ${this.timeouts[this.currentStage]} ms`))
+  }
+
+  /** Call when the peer ends the stream before the handshake completed. */
+  peerClosed (): HandshakeStep {
+    if (this.ended) return this.ended
+    return this.fail(new MseError('peer-closed', this.currentStage,
+      `peer closed the connection after ${this.received} bytes`))
+  }
+
+  /** Runs the role's steps until they need more bytes, collecting what to send. */
+  protected run (now: number): HandshakeStep {
+    try {
+      while (!this.ended && this.advance(now)) { /* each call consumes a stage's bytes */ }
+    } catch (err) {
+      const error = err instanceof MseError
+        ? err
+        : new MseError('internal-error', this.currentStage, `unexpected failure: ${(err as Error).message}`)
+      return this.fail(error)
+    }
+    const send = this.flush()
+    if (this.ended) return { ...this.ended, send: concatBytes(send, this.ended.send) }
+    return { status: 'pending', send }
+  }
+
+  /** Consumes bytes for the current stage; returns false when more input is needed. */
+  protected abstract advance (now: number): boolean
+
+  // ---- helpers for the roles ----------------------------------------------------------------------
+
+  protected enterStage (stage: HandshakeStage, now: number): void {
+    this.currentStage = stage
+    this.stageDeadline = TIMED_STAGES.includes(stage) ? now + this.timeouts[stage] : undefined
+    debug('%s: stage %s', this.role, stage)
+  }
+
+  protected send (bytes: Uint8Array): void {
+    if (bytes.length === 0) return
+    this.sent += bytes.length
+    this.outbox.push(bytes)
+  }
+
+  private flush (): Uint8Array {
+    const out = this.outbox.length === 1 ? this.outbox[0]! : concatBytes(...this.outbox)
+    this.outbox = []
+    return out
+  }
+
+  protected get buffered (): Uint8Array {
+    return this.pending
+  }
+
+  /** Consumes and returns `length` bytes, or undefined if fewer are buffered. */
+  protected take (length: number): Uint8Array | undefined {
+    if (this.pending.length < length) return undefined
+    const out = this.pending.subarray(0, length)
+    this.pending = this.pending.subarray(length)
+    this.consumed += length
+    return out
+  }
+
+  /** Drops `length` buffered bytes (a pad we skip over while resynchronising). */
+  protected discard (length: number): void {
+    this.pending = this.pending.subarray(length)
+    this.consumed += length
+  }
+
+  /** Everything still buffered: the payload that arrived with the end of the handshake. */
+  protected takeRest (): Uint8Array {
+    const rest = this.pending
+    this.consumed += rest.length
+    this.pending = EMPTY
+    return rest
+  }
+
+  protected violation (code: MseErrorCode, message: string): MseError {
+    return new MseError(code, this.currentStage, message)
+  }
+
+  /** Flight 1 or 2: our fresh public key and a random pad of random length (PadA / PadB). */
+  protected keyFlight (): Uint8Array {
+    this.privateKey = generatePrivateKey(this.random)
+    const publicKey = this.provider.dhPublicKey(this.privateKey)
+    return concatBytes(publicKey, this.random(this.randomPadLength()))
+  }
+
+  /**
+   * Reads the peer's 96-byte key and computes S. Fails on a degenerate key (before any exponentiation)
+   * and when the peer sent more than it may before our next step.
+   */
+  protected readPeerKey (): boolean {
+    if (this.pending.length < KEY_LENGTH) return false
+    if (this.received > MAX_BYTES_BEFORE_KEY_REPLY) {
+      throw this.violation('too-many-bytes', `${this.received} bytes arrived before our reply; at most ${MAX_BYTES_BEFORE_KEY_REPLY} are allowed`)
+    }
+    const peerKey = this.take(KEY_LENGTH)!
+    if (!isValidPeerKey(peerKey)) throw this.violation('degenerate-key', 'peer key is outside [2, P-2]')
+    this.secret = this.provider.dhSharedSecret(this.privateKey!, peerKey)
+    return true
+  }
+
+  /** RC4 streams: A encrypts with HASH('keyA', S, SKEY) and decrypts with HASH('keyB', S, SKEY); B the reverse. */
+  protected deriveCiphers (skey: Uint8Array): { encryptor: Rc4, decryptor: Rc4 } {
+    const keyA = new Rc4(this.provider.sha1(KEY_A, this.secret!, skey))
+    const keyB = new Rc4(this.provider.sha1(KEY_B, this.secret!, skey))
+    return this.role === 'initiator' ? { encryptor: keyA, decryptor: keyB } : { encryptor: keyB, decryptor: keyA }
+  }
+
+  /** PadC / PadD: random length 0..512, zeroed ("should be zeroed"), sent encrypted. */
+  protected zeroPad (): Uint8Array {
+    return new Uint8Array(this.randomPadLength())
+  }
+
+  /** Uniform in 0..512, by rejection sampling over 16 random bits. */
+  private randomPadLength (): number {
+    const span = MAX_PAD_LENGTH + 1
+    const limit = Math.floor(0x10000 / span) * span
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const r = this.random(2)
+      const value = (r[0]! << 8) | r[1]!
+      if (value < limit) return value % span
+    }
+    return 0
+  }
+
+  protected complete (result: Omit<HandshakeResult, 'role' | 'handshakeBytesSent' | 'handshakeBytesReceived'>): void {
+    this.currentStage = 'done'
+    this.stageDeadline = undefined
+    const step: HandshakeStep = {
+      status: 'done',
+      send: EMPTY,
+      result: {
+        ...result,
+        role: this.role,
+        handshakeBytesSent: this.sent,
+        handshakeBytesReceived: this.received - result.payload.length
+      }
+    }
+    this.ended = step
+    debug('%s: done, method %s, %d bytes sent, %d received', this.role, result.method, this.sent, step.result.handshakeBytesReceived)
+  }
+
+  private fail (error: MseError, record = true): HandshakeStep {
+    const step: HandshakeStep = { status: 'failed', send: EMPTY, error }
+    if (record) {
+      this.ended = step
+      this.currentStage = 'failed'
+      this.stageDeadline = undefined
+      this.pending = EMPTY
+      debug('%s: failed: %s', this.role, error.message)
+    }
+    return step
+  }
+
+  /** Sanity check shared by both roles: VC_LENGTH zero bytes. */
+  protected static isZeroVc (bytes: Uint8Array): boolean {
+    if (bytes.length !== VC_LENGTH) return false
+    for (const byte of bytes) if (byte !== 0) return false
+    return true
+  }
+}

@@ -1,0 +1,49 @@
+import type { Rc4 } from '../crypto/rc4.js'
+import type { MseError } from '../errors.js'
+
+export type Role = 'initiator' | 'responder'
+
+/**
+ * - `rc4`: MSE handshake, RC4 payload.
+ * - `plaintext-after-mse`: MSE handshake (header obfuscated, IA encrypted), then plaintext payload.
+ * - `plaintext`: no MSE at all (a plaintext BitTorrent handshake was detected by the responder).
+ */
+export type NegotiatedMethod = 'rc4' | 'plaintext-after-mse' | 'plaintext'
+
+export type HandshakeStage =
+  | 'start'
+  | 'peer-key'
+  | 'sync'
+  | 'crypto-header'
+  | 'done'
+  | 'failed'
+
+export interface HandshakeResult {
+  role: Role
+  method: NegotiatedMethod
+  /** The SKEY used (initiator) or matched (responder); absent for a plaintext connection. */
+  infoHash?: Uint8Array
+  cryptoProvide?: number
+  cryptoSelect?: number
+  /** Encrypts our payload from now on (rc4 only). Continues the handshake's keystream. */
+  encryptor?: Rc4
+  /** Decrypts the peer's payload from now on (rc4 only). */
+  decryptor?: Rc4
+  /**
+   * Payload bytes of the peer already received, in order and already decrypted: for a responder the IA
+   * and what followed it, for an initiator what followed PadD, for a plaintext connection every byte.
+   * Deliver these first, then decrypt later bytes with `decryptor`.
+   */
+  payload: Uint8Array
+  /** Length of the IA sent (initiator) or received (responder). */
+  initialPayloadLength: number
+  /** Handshake bytes only; payload is not counted. */
+  handshakeBytesSent: number
+  handshakeBytesReceived: number
+}
+
+/** What one call returns: bytes to send now, and whether the handshake ended. */
+export type HandshakeStep =
+  | { status: 'pending', send: Uint8Array }
+  | { status: 'done', send: Uint8Array, result: HandshakeResult }
+  | { status: 'failed', send: Uint8Array, error: MseError }
