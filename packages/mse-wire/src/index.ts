@@ -1,1 +1,5 @@
-
+export { MseStream, type MseStreamOptions } from './encrypted-stream.js'
+export type { MseOutcome } from './outcome.js'
+export type { RawSocket } from './raw-socket.js'
+export { createEncryptedWire, type EncryptedWire, type EncryptedWireOptions, type BittorrentWire } from './wire-hooks.js'
+export { assertCompatibleBittorrentProtocol, IncompatibleBittorrentProtocolError } from './bittorrent-protocol-compat.js'

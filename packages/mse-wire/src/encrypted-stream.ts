@@ -1,0 +1,344 @@
+import debugFactory from 'debug'
+import { Duplex } from 'streamx'
+
+type StreamCallback = (error: Error | null) => void
+import {
+  InitiatorHandshake, MseError, PLAINTEXT_PROTOCOL_HEADER, BITTORRENT_HANDSHAKE_LENGTH, ResponderHandshake,
+  parseEncryptionPolicy, toHex,
+  type CryptoProvider, type EncryptionPolicy, type HandshakeResult, type HandshakeStep, type Rc4, type Role,
+  type SessionOptions, type SkeyLookup
+} from 'mse-core'
+import type { MseOutcome } from './outcome.js'
+import type { RawSocket } from './raw-socket.js'
+
+const debug = debugFactory('mse:wire')
+let nextConnectionId = 1
+
+export interface MseStreamOptions {
+  role: Role
+  /** Default `preferred`. */
+  policy?: EncryptionPolicy
+  /** Initiator: the torrent to ask for (SKEY). */
+  infoHash?: Uint8Array | string
+  /** Responder: the torrents we serve. */
+  skeys?: SkeyLookup
+  /**
+   * Initiator only: `mse` (default) runs the handshake; `plaintext` passes bytes through untouched (for a
+   * peer known not to speak MSE). Refused under `required`; implied by `disabled`.
+   */
+  connect?: 'mse' | 'plaintext'
+  /** Initiator: send the first 68 bytes written (the BitTorrent handshake) inside flight 3. Default true. */
+  sendHandshakeAsInitialPayload?: boolean
+  /** Responder: largest IA accepted (default 68). */
+  maxInitialPayload?: number
+  stageTimeoutMs?: SessionOptions['stageTimeoutMs']
+  provider?: CryptoProvider
+  /**
+   * Whether chunks read from the raw socket are ours to decrypt in place. True for a `net.Socket`, whose
+   * chunks nobody else holds; false (copying) is always safe. Default: true.
+   */
+  decryptInPlace?: boolean
+  /** Readable and writable high-water marks (bytes). */
+  highWaterMark?: number
+}
+
+interface HeldWrite {
+  data: Uint8Array
+  callback: StreamCallback
+}
+
+type State = 'handshake' | 'open' | 'closed'
+
+/**
+ * An encrypted duplex over a raw connection. It runs the MSE handshake for its role and policy, then
+ * carries the BitTorrent byte stream: reads are decrypted, writes encrypted, or both passed through when
+ * plaintext was negotiated or detected. Writes made during the handshake are held (their callbacks too,
+ * so the writer feels backpressure) and the first 68 bytes ride inside flight 3 as IA.
+ */
+export class MseStream extends Duplex {
+  readonly role: Role
+  readonly policy: EncryptionPolicy
+  /** Resolves once with the outcome; never rejects. */
+  readonly handshake: Promise<MseOutcome>
+  /** The outcome once known. */
+  outcome: MseOutcome | undefined
+  remoteAddress: string | undefined
+  remotePort: number | undefined
+  localAddress: string | undefined
+  localPort: number | undefined
+
+  private readonly raw: RawSocket
+  private readonly id = nextConnectionId++
+  private readonly session: InitiatorHandshake | ResponderHandshake | undefined
+  private readonly decryptInPlace: boolean
+  private readonly startedAt = Date.now()
+  private readonly useInitialPayload: boolean
+  private state: State = 'handshake'
+  private encryptor: Rc4 | undefined
+  private decryptor: Rc4 | undefined
+  private held: HeldWrite[] = []
+  private heldBytes = 0
+  /** Held bytes that already went out as IA and must not be sent again. */
+  private initialPayloadTaken = 0
+  private pendingFinal: (StreamCallback) | undefined
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private settle!: (outcome: MseOutcome) => void
+
+  constructor (raw: RawSocket, options: MseStreamOptions) {
+    super({ highWaterMark: options.highWaterMark })
+    this.raw = raw
+    this.role = options.role
+    this.policy = parseEncryptionPolicy(options.policy)
+    this.decryptInPlace = options.decryptInPlace ?? true
+    this.useInitialPayload = options.sendHandshakeAsInitialPayload ?? true
+    this.remoteAddress = raw.remoteAddress
+    this.remotePort = raw.remotePort
+    this.localAddress = raw.localAddress
+    this.localPort = raw.localPort
+    this.handshake = new Promise(resolve => { this.settle = resolve })
+
+    const common = { policy: this.policy, provider: options.provider, stageTimeoutMs: options.stageTimeoutMs }
+    const plaintextOut = this.role === 'initiator' && (options.connect === 'plaintext' || this.policy === 'disabled')
+    if (plaintextOut && this.policy === 'required') {
+      throw new TypeError('a plaintext connection is not allowed under policy "required"')
+    }
+    if (this.role === 'initiator' && !plaintextOut) {
+      if (options.infoHash === undefined) throw new TypeError('an MSE initiator needs the infoHash')
+      this.session = new InitiatorHandshake({ ...common, infoHash: options.infoHash })
+    } else if (this.role === 'responder') {
+      if (!options.skeys) throw new TypeError('an MSE responder needs skeys (the torrents it serves)')
+      this.session = new ResponderHandshake({ ...common, skeys: options.skeys, maxInitialPayload: options.maxInitialPayload })
+    }
+
+    raw.on('data', this.onRawData)
+    raw.on('end', this.onRawEnd)
+    raw.on('error', this.onRawError)
+    raw.on('close', this.onRawClose)
+
+    debug('#%d %s %s: start (policy %s)', this.id, this.role, this.remoteLabel, this.policy)
+    if (!this.session) {
+      this.open({ role: 'initiator', method: 'plaintext', payload: new Uint8Array(0), initialPayloadLength: 0, handshakeBytesSent: 0, handshakeBytesReceived: 0 })
+    } else {
+      this.afterStep(this.session.start(Date.now()))
+    }
+  }
+
+  /** True once the handshake succeeded and the stream carries payload. */
+  get isOpen (): boolean {
+    return this.state === 'open'
+  }
+
+  private get remoteLabel (): string {
+    return this.remoteAddress ? `${this.remoteAddress}:${this.remotePort}` : 'peer'
+  }
+
+  // ---- raw socket -> us -----------------------------------------------------------------------------
+
+  private readonly onRawData = (chunk: Uint8Array): void => {
+    if (this.state === 'open') {
+      this.deliver(this.decryptor ? this.decrypt(chunk) : chunk)
+      return
+    }
+    if (this.state !== 'handshake' || !this.session) return
+    this.offerInitialPayload()
+    this.afterStep(this.session.receive(chunk, Date.now()))
+  }
+
+  private decrypt (chunk: Uint8Array): Uint8Array {
+    return this.decryptInPlace ? this.decryptor!.processInPlace(chunk) : this.decryptor!.process(chunk)
+  }
+
+  private deliver (plain: Uint8Array): void {
+    if (plain.length === 0) return
+    // Backpressure: stop reading the socket until our reader asks for more (`_read`).
+    if (!this.push(plain)) this.raw.pause()
+  }
+
+  override _read (callback: StreamCallback): void {
+    if (this.state === 'open') this.raw.resume()
+    callback(null)
+  }
+
+  private readonly onRawEnd = (): void => {
+    if (this.state === 'handshake' && this.session) this.afterStep(this.session.peerClosed())
+    else if (this.state === 'open') this.push(null)
+  }
+
+  private readonly onRawError = (error: Error): void => {
+    debug('#%d socket error: %s', this.id, error.message)
+    if (this.state === 'handshake' && this.session) this.afterStep(this.session.peerClosed())
+    else this.destroy(error)
+  }
+
+  private readonly onRawClose = (): void => {
+    if (this.state === 'handshake' && this.session) this.afterStep(this.session.peerClosed())
+    else if (!this.destroying) this.destroy()
+  }
+
+  // ---- handshake ------------------------------------------------------------------------------------
+
+  private afterStep (step: HandshakeStep): void {
+    if (step.send.length > 0) this.raw.write(step.send)
+    if (step.status === 'failed') this.fail(step.error)
+    else if (step.status === 'done') this.open(step.result)
+    else this.armTimer()
+  }
+
+  private armTimer (): void {
+    clearTimeout(this.timer)
+    const deadline = this.session?.deadline
+    if (deadline === undefined) return
+    this.timer = setTimeout(() => {
+      if (this.state !== 'handshake' || !this.session) return
+      const step = this.session.expire(Date.now())
+      if (step) this.afterStep(step)
+      else this.armTimer()
+    }, Math.max(0, deadline - Date.now()))
+    this.timer.unref?.()
+  }
+
+  /**
+   * Initiator: if the writer has already written the BitTorrent handshake, hand its 68 bytes to the
+   * session as IA, saving the round trip upstream pays. Only possible until flight 3 goes out.
+   */
+  private offerInitialPayload (): void {
+    if (!(this.session instanceof InitiatorHandshake) || !this.useInitialPayload || this.initialPayloadTaken > 0) return
+    if (this.session.stage !== 'peer-key' || this.heldBytes < BITTORRENT_HANDSHAKE_LENGTH) return
+    const head = concatHeld(this.held, BITTORRENT_HANDSHAKE_LENGTH)
+    for (let i = 0; i < PLAINTEXT_PROTOCOL_HEADER.length; i++) if (head[i] !== PLAINTEXT_PROTOCOL_HEADER[i]) return
+    if (this.session.setInitialPayload(head)) this.initialPayloadTaken = BITTORRENT_HANDSHAKE_LENGTH
+  }
+
+  private open (result: HandshakeResult): void {
+    clearTimeout(this.timer)
+    this.state = 'open'
+    this.encryptor = result.encryptor
+    this.decryptor = result.decryptor
+    this.report({
+      ok: true,
+      role: this.role,
+      method: result.method,
+      infoHash: result.infoHash ? toHex(result.infoHash) : undefined,
+      handshakeBytesSent: result.handshakeBytesSent,
+      handshakeBytesReceived: result.handshakeBytesReceived,
+      initialPayloadLength: result.initialPayloadLength,
+      durationMs: Date.now() - this.startedAt,
+      closedBeforePeerKey: false
+    })
+    this.deliver(result.payload)
+    this.flushHeld()
+    if (this.pendingFinal) this._final(this.pendingFinal)
+  }
+
+  private fail (error: MseError): void {
+    if (this.state !== 'handshake') return
+    clearTimeout(this.timer)
+    this.state = 'closed'
+    this.report({
+      ok: false,
+      role: this.role,
+      handshakeBytesSent: this.session?.bytesSent ?? 0,
+      handshakeBytesReceived: this.session?.bytesReceived ?? 0,
+      initialPayloadLength: 0,
+      durationMs: Date.now() - this.startedAt,
+      error,
+      failedStage: error.stage as MseOutcome['failedStage'],
+      closedBeforePeerKey: error.code === 'peer-closed' && (this.session?.bytesReceived ?? 0) === 0
+    })
+    this.destroy(error)
+  }
+
+  private report (outcome: MseOutcome): void {
+    this.outcome = outcome
+    debug('#%d %s %s: %s', this.id, this.role, this.remoteLabel,
+      outcome.ok ? `${outcome.method} (${outcome.handshakeBytesSent}/${outcome.handshakeBytesReceived} handshake bytes, IA ${outcome.initialPayloadLength}, ${outcome.durationMs} ms)` : `failed: ${outcome.error?.message}${outcome.closedBeforePeerKey ? ' (closed before its key)' : ''}`)
+    this.settle(outcome)
+    // Listeners may attach right after construction: report on the next tick.
+    queueMicrotask(() => this.emit('handshake', outcome))
+  }
+
+  // ---- us -> raw socket -----------------------------------------------------------------------------
+
+  override _write (data: Uint8Array, callback: StreamCallback): void {
+    if (this.state === 'handshake') {
+      this.held.push({ data, callback })
+      this.heldBytes += data.length
+      return
+    }
+    if (this.state === 'closed') {
+      callback(new Error('stream closed'))
+      return
+    }
+    this.writeRaw(data, callback)
+  }
+
+  private writeRaw (data: Uint8Array, callback: StreamCallback): void {
+    // Never in place: the writer still owns `data` (see Rc4's buffer contract).
+    const out = this.encryptor ? this.encryptor.process(data) : data
+    if (this.raw.write(out)) callback(null)
+    else this.raw.once('drain', () => callback(null))
+  }
+
+  private flushHeld (): void {
+    const held = this.held
+    this.held = []
+    this.heldBytes = 0
+    let skip = this.initialPayloadTaken
+    for (const { data, callback } of held) {
+      const rest = skip >= data.length ? undefined : data.subarray(skip)
+      skip = Math.max(0, skip - data.length)
+      if (rest) this.writeRaw(rest, callback)
+      else callback(null)
+    }
+  }
+
+  override _final (callback: StreamCallback): void {
+    if (this.state === 'handshake') {
+      this.pendingFinal = callback
+      return
+    }
+    this.pendingFinal = undefined
+    this.raw.end()
+    callback(null)
+  }
+
+  override _destroy (callback: StreamCallback): void {
+    clearTimeout(this.timer)
+    if (this.state === 'handshake') {
+      this.state = 'closed'
+      this.report({
+        ok: false,
+        role: this.role,
+        handshakeBytesSent: this.session?.bytesSent ?? 0,
+        handshakeBytesReceived: this.session?.bytesReceived ?? 0,
+        initialPayloadLength: 0,
+        durationMs: Date.now() - this.startedAt,
+        error: new MseError('aborted', this.session?.stage ?? 'start', 'stream destroyed before the handshake completed'),
+        closedBeforePeerKey: false
+      })
+    }
+    this.state = 'closed'
+    for (const { callback: heldCallback } of this.held) heldCallback(new Error('stream destroyed'))
+    this.held = []
+    this.raw.removeListener('data', this.onRawData)
+    this.raw.removeListener('end', this.onRawEnd)
+    this.raw.removeListener('close', this.onRawClose)
+    // Keep an error listener: a late socket error must not become an uncaught exception.
+    this.raw.removeListener('error', this.onRawError)
+    this.raw.on('error', () => {})
+    this.raw.destroy()
+    callback(null)
+  }
+}
+
+function concatHeld (held: HeldWrite[], length: number): Uint8Array {
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const { data } of held) {
+    if (offset >= length) break
+    const n = Math.min(length - offset, data.length)
+    out.set(data.subarray(0, n), offset)
+    offset += n
+  }
+  return out
+}

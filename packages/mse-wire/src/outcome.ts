@@ -1,0 +1,26 @@
+import type { HandshakeStage, MseError, NegotiatedMethod, Role } from 'mse-core'
+
+/** How a connection's handshake ended. Reported once per stream, as an event and a promise. */
+export interface MseOutcome {
+  ok: boolean
+  role: Role
+  /** Set when ok. */
+  method?: NegotiatedMethod
+  /** Hex info hash (SKEY) used or matched; absent for plaintext connections. */
+  infoHash?: string
+  /** MSE handshake bytes (not payload) each way. */
+  handshakeBytesSent: number
+  handshakeBytesReceived: number
+  /** Length of the IA that carried the BitTorrent handshake (0 when none). */
+  initialPayloadLength: number
+  durationMs: number
+  /** Set when not ok: the typed error from mse-core (`error.code`). */
+  error?: MseError
+  /** The stage the handshake was in when it failed. */
+  failedStage?: HandshakeStage
+  /**
+   * True when the peer closed or reset the connection before sending a single byte of its key: the
+   * evidence a caller needs to try plaintext next (a peer that does not speak MSE hangs up on our key).
+   */
+  closedBeforePeerKey: boolean
+}
