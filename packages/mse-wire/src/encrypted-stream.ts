@@ -74,6 +74,8 @@ export class MseStream extends Duplex {
   private readonly startedAt = Date.now()
   private readonly useInitialPayload: boolean
   private state: State = 'handshake'
+  private rawBytesReceived = 0
+  private rawBytesSent = 0
   private encryptor: Rc4 | undefined
   private decryptor: Rc4 | undefined
   private held: HeldWrite[] = []
@@ -123,6 +125,16 @@ export class MseStream extends Duplex {
     }
   }
 
+  /** Bytes read from the raw socket so far (handshake and payload, as on the wire). */
+  get bytesReceived (): number {
+    return this.rawBytesReceived
+  }
+
+  /** Bytes written to the raw socket so far (handshake and payload, as on the wire). */
+  get bytesSent (): number {
+    return this.rawBytesSent
+  }
+
   /** True once the handshake succeeded and the stream carries payload. */
   get isOpen (): boolean {
     return this.state === 'open'
@@ -135,6 +147,7 @@ export class MseStream extends Duplex {
   // ---- raw socket -> us -----------------------------------------------------------------------------
 
   private readonly onRawData = (chunk: Uint8Array): void => {
+    this.rawBytesReceived += chunk.length
     if (this.state === 'open') {
       this.deliver(this.decryptor ? this.decrypt(chunk) : chunk)
       return
@@ -178,7 +191,7 @@ export class MseStream extends Duplex {
   // ---- handshake ------------------------------------------------------------------------------------
 
   private afterStep (step: HandshakeStep): void {
-    if (step.send.length > 0) this.raw.write(step.send)
+    if (step.send.length > 0) this.writeToSocket(step.send)
     if (step.status === 'failed') this.fail(step.error)
     else if (step.status === 'done') this.open(step.result)
     else this.armTimer()
@@ -275,8 +288,13 @@ export class MseStream extends Duplex {
   private writeRaw (data: Uint8Array, callback: StreamCallback): void {
     // Never in place: the writer still owns `data` (see Rc4's buffer contract).
     const out = this.encryptor ? this.encryptor.process(data) : data
-    if (this.raw.write(out)) callback(null)
+    if (this.writeToSocket(out)) callback(null)
     else this.raw.once('drain', () => callback(null))
+  }
+
+  private writeToSocket (bytes: Uint8Array): boolean {
+    this.rawBytesSent += bytes.length
+    return this.raw.write(bytes)
   }
 
   private flushHeld (): void {

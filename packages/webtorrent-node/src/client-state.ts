@@ -1,0 +1,83 @@
+import debugFactory from 'debug'
+import { SkeyRegistry, parseEncryptionPolicy, isEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
+import { PeerMemory } from './pool/peer-memory.js'
+import { emptyStats, type MseStats } from './stats.js'
+
+export const debug = debugFactory('mse:pool')
+
+/** Everything MSE keeps per client: its policy, the SKEY map, what each peer accepted, counters. */
+export interface MseClientState {
+  policy: EncryptionPolicy
+  skeys: SkeyRegistry
+  memory: PeerMemory
+  stats: MseStats
+  stageTimeoutMs?: number
+}
+
+const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
+let patchEveryClient = false
+
+/** `register` mode: every webtorrent client in the process gets MSE, not only webtorrent-node's class. */
+export function enableForEveryClient (): void {
+  patchEveryClient = true
+}
+
+export interface MseClientOptions {
+  encryption?: EncryptionPolicy
+  stageTimeoutMs?: number
+}
+
+/** Called by webtorrent-node's client class (and lazily for any client in register mode). */
+export function attachMseState (client: any, options: MseClientOptions = {}): MseClientState {
+  if (client[MSE_STATE]) return client[MSE_STATE]
+  const state: MseClientState = {
+    policy: parseEncryptionPolicy(options.encryption ?? policyForUnmodifiedClient(client)),
+    skeys: new SkeyRegistry(),
+    memory: new PeerMemory(),
+    stats: emptyStats(),
+    stageTimeoutMs: options.stageTimeoutMs
+  }
+  Object.defineProperty(client, MSE_STATE, { value: state, enumerable: false })
+  // Torrents added before the state existed (register mode attaches lazily).
+  for (const torrent of client.torrents ?? []) trackTorrent(client, state, torrent)
+  debug('client policy %s', state.policy)
+  return state
+}
+
+/** The state of a client that has MSE, or undefined (an unpatched upstream client in the same process). */
+export function mseStateOf (client: any): MseClientState | undefined {
+  if (!client || client.destroyed) return client?.[MSE_STATE]
+  if (client[MSE_STATE]) return client[MSE_STATE]
+  return patchEveryClient ? attachMseState(client) : undefined
+}
+
+/**
+ * An unmodified program (register mode) says nothing about MSE: take WEBTORRENT_MSE_ENCRYPTION, else map
+ * its `secure` option (0 no PE -> disabled, 1 PE with fallback -> preferred, 2 RC4 only -> required).
+ */
+function policyForUnmodifiedClient (client: any): EncryptionPolicy {
+  const fromEnv = process.env.WEBTORRENT_MSE_ENCRYPTION
+  if (fromEnv !== undefined && fromEnv !== '') {
+    if (!isEncryptionPolicy(fromEnv)) throw new TypeError(`WEBTORRENT_MSE_ENCRYPTION=${fromEnv}: expected required, preferred, tolerated or disabled`)
+    return fromEnv
+  }
+  const secure = Number(client.secure ?? 1)
+  return secure === 0 ? 'disabled' : secure === 2 ? 'required' : 'preferred'
+}
+
+/** Keeps the SKEY map in step with the client's torrents, magnets included (only the info hash is needed). */
+export function trackTorrent (client: any, state: MseClientState, torrent: any): void {
+  if (!torrent || torrent.__mseTracked) return
+  Object.defineProperty(torrent, '__mseTracked', { value: true })
+  const register = (): void => {
+    if (torrent.infoHash && !torrent.destroyed) state.skeys.add(torrent.infoHash)
+  }
+  if (torrent.infoHash) register()
+  else torrent.once('infoHash', register)
+  torrent.once('close', () => {
+    const infoHash = torrent.infoHash
+    // A duplicate add is destroyed while the original keeps serving the same info hash.
+    const stillServed = (client.torrents ?? []).some((t: any) => t !== torrent && t.infoHash === infoHash && !t.destroyed)
+    if (infoHash && !stillServed) state.skeys.delete(infoHash)
+  })
+}

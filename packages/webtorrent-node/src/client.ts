@@ -1,0 +1,37 @@
+import UpstreamWebTorrent from 'webtorrent'
+import { parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
+import { attachMseState, type MseClientState } from './client-state.js'
+import { installMsePatches } from './patch/install.js'
+import type { MseStats } from './stats.js'
+
+export interface WebTorrentOptions extends Record<string, any> {
+  /** MSE policy for every TCP connection: `required`, `preferred` (default), `tolerated` or `disabled`. */
+  encryption?: EncryptionPolicy
+  /** Milliseconds each MSE handshake stage may take (default 30 s, the spec's bound). */
+  mseStageTimeoutMs?: number
+}
+
+/**
+ * Upstream's WebTorrent class with Message Stream Encryption on TCP. A drop-in: the same constructor
+ * options plus `encryption`. Upstream's own PE (`secure`) is switched off so only one MSE layer runs.
+ */
+export default class WebTorrent extends UpstreamWebTorrent {
+  readonly encryption: EncryptionPolicy
+  private readonly mseState: MseClientState
+
+  constructor (options: WebTorrentOptions = {}) {
+    installMsePatches()
+    const encryption = parseEncryptionPolicy(options.encryption)
+    const { encryption: _ignored, mseStageTimeoutMs, ...upstreamOptions } = options
+    super({ ...upstreamOptions, secure: 0 })
+    this.encryption = encryption
+    this.mseState = attachMseState(this, { encryption, stageTimeoutMs: mseStageTimeoutMs })
+  }
+
+  /** Connections by method, failed handshakes by error code, attempts and fallbacks. */
+  get mseStats (): MseStats {
+    return structuredClone(this.mseState.stats)
+  }
+}
+
+export { WebTorrent }

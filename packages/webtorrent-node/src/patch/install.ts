@@ -1,0 +1,142 @@
+import { MseStream, type MseOutcome } from 'mse-wire'
+import { debug, mseStateOf, trackTorrent, type MseClientState } from '../client-state.js'
+import { fallbackMode, firstConnectMode, type ConnectMode } from '../pool/dial-plan.js'
+import type { PeerConnectionInfo } from '../stats.js'
+import { assertCompatibleWebTorrent, upstream, type UpstreamModules } from './seams.js'
+
+const INSTALLED = Symbol.for('webtorrent-node.mse-installed')
+/** Incoming connections, by raw socket, to the client whose listener accepted them. */
+const clientOfIncoming = new WeakMap<object, any>()
+
+/** Peer types whose connection is a byte stream MSE can run on (not WebRTC, not web seeds). */
+function isStreamPeer (type: string): boolean {
+  return type === 'tcpIncoming' || type === 'tcpOutgoing' || type === 'utpIncoming' || type === 'utpOutgoing'
+}
+
+/**
+ * Applies the MSE patch to webtorrent's classes, once per process. Only clients that carry MSE state
+ * (webtorrent-node's class, or every client in register mode) are affected; an unpatched upstream client
+ * in the same process keeps its own behaviour.
+ */
+export function installMsePatches (modules: UpstreamModules = upstream): void {
+  const { WebTorrent, Peer, ConnPool } = modules
+  if ((Peer.prototype as any)[INSTALLED]) return
+  assertCompatibleWebTorrent(modules)
+  Object.defineProperty(Peer.prototype, INSTALLED, { value: true })
+
+  const originalAdd = WebTorrent.prototype.add
+  WebTorrent.prototype.add = function patchedAdd (this: any, ...args: any[]) {
+    const torrent = originalAdd.apply(this, args as any)
+    const state = mseStateOf(this)
+    if (state) trackTorrent(this, state, torrent)
+    return torrent
+  }
+
+  const originalOnConnection = ConnPool.prototype._onConnection
+  ConnPool.prototype._onConnection = function patchedOnConnection (this: any, conn: any, type: string) {
+    if (this._client && conn) clientOfIncoming.set(conn, this._client)
+    return originalOnConnection.call(this, conn, type)
+  }
+
+  const originalOnConnect = Peer.prototype.onConnect
+  Peer.prototype.onConnect = function patchedOnConnect (this: any) {
+    if (this.destroyed || !this.conn || this.mse || !isStreamPeer(this.type)) return originalOnConnect.call(this)
+    const outgoing = this.type.endsWith('Outgoing')
+    const client = outgoing ? this.swarm?.client : clientOfIncoming.get(this.conn)
+    const state = mseStateOf(client)
+    if (!state) return originalOnConnect.call(this)
+    wrapConnection(this, state, outgoing)
+    originalOnConnect.call(this)
+    if (this.wire) {
+      this.wire.mse = this.mse
+      // BEP 10 extended handshake: `e` = 1 tells the peer we prefer encrypted connections.
+      if (state.policy === 'required' || state.policy === 'preferred') this.wire.extendedHandshake.e = 1
+    }
+  }
+}
+
+/** Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. */
+function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): void {
+  const raw = peer.conn
+  const address: string = peer.addr ?? `${raw.remoteAddress}:${raw.remotePort}`
+  const fallback = peer.__mseFallback === true
+  const attempt: ConnectMode | undefined = outgoing ? (peer.__mseForcedMode ?? firstConnectMode(state.policy, state.memory.get(address))) : undefined
+  const info: PeerConnectionInfo = { role: outgoing ? 'initiator' : 'responder', attempt, fallback }
+  peer.mse = info
+  // The Wire must not run bittorrent-protocol's own PE on top of ours.
+  peer.secure = 0
+
+  const stream = new MseStream(raw, {
+    role: info.role,
+    policy: state.policy,
+    infoHash: outgoing ? peer.swarm.infoHash : undefined,
+    skeys: state.skeys,
+    connect: attempt,
+    stageTimeoutMs: state.stageTimeoutMs
+  })
+  peer.conn = stream
+  if (attempt) state.stats.attempts[attempt] += 1
+  const swarm = outgoing ? peer.swarm : undefined
+  const source = peer.source
+  const retries = peer.retries
+
+  void stream.handshake.then(outcome => {
+    recordOutcome(state, info, outcome)
+    if (!outgoing) return
+    if (outcome.ok && attempt === 'mse') state.memory.recordMse(address, 'works')
+    if (!outcome.ok && attempt === 'mse') {
+      const known = state.memory.get(address)
+      if (outcome.closedBeforePeerKey) state.memory.recordMse(address, 'rejected')
+      const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, known, fallback)
+      if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state, outcome)
+    }
+    if (outcome.ok && attempt === 'plaintext') watchPlaintextAttempt(peer, raw, stream, swarm, address, source, retries, state, fallback)
+  })
+}
+
+function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
+  if (outcome.ok && outcome.method) {
+    info.method = outcome.method
+    state.stats.connected[outcome.method] += 1
+  } else if (outcome.error) {
+    info.error = outcome.error.code
+    state.stats.errors[outcome.error.code] = (state.stats.errors[outcome.error.code] ?? 0) + 1
+  }
+}
+
+/**
+ * An outgoing plaintext connection: learn whether the peer answers the BitTorrent handshake, and if it
+ * hangs up without a byte (an MSE-only peer refusing plaintext), retry once with MSE.
+ */
+function watchPlaintextAttempt (peer: any, raw: any, stream: MseStream, swarm: any, address: string, source: any, retries: number, state: MseClientState, fallback: boolean): void {
+  const wire = peer.wire
+  if (!wire) return
+  let answered = false
+  wire.once('handshake', () => {
+    answered = true
+    state.memory.recordPlaintext(address, 'works')
+  })
+  raw.once('close', () => {
+    if (answered || stream.bytesReceived > 0) return
+    const known = state.memory.get(address)
+    state.memory.recordPlaintext(address, 'rejected')
+    const next = fallbackMode(state.policy, 'plaintext', true, known, fallback)
+    if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state)
+  })
+}
+
+/** The one retry: drop this peer and queue the same address again, dialled in the other mode. */
+function retryInOtherMode (peer: any, swarm: any, address: string, source: any, retries: number, mode: ConnectMode, state: MseClientState, outcome?: MseOutcome): void {
+  if (!swarm || swarm.destroyed) return
+  debug('%s hung up on %s: retrying once in %s', address, mode === 'plaintext' ? 'MSE' : 'plaintext', mode)
+  if (mode === 'plaintext') state.stats.fallbacks.toPlaintext += 1
+  else state.stats.fallbacks.toMse += 1
+  peer.destroy(outcome?.error)
+  if (swarm.destroyed || swarm._peers?.has(address)) return
+  const retry = swarm._addPeer(address, 'tcp', source)
+  if (retry) {
+    retry.retries = retries
+    retry.__mseFallback = true
+    retry.__mseForcedMode = mode
+  }
+}

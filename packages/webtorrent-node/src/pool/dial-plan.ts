@@ -1,0 +1,38 @@
+import type { EncryptionPolicy } from 'mse-core'
+import type { PeerKnowledge } from './peer-memory.js'
+
+export type ConnectMode = 'mse' | 'plaintext'
+
+/**
+ * How to dial a peer first:
+ * - `required`: MSE, always. `disabled`: plaintext, always.
+ * - `preferred`: MSE, unless the peer is known to hang up on MSE.
+ * - `tolerated`: plaintext, unless the peer is known to hang up on plaintext.
+ */
+export function firstConnectMode (policy: EncryptionPolicy, known: PeerKnowledge): ConnectMode {
+  switch (policy) {
+    case 'required': return 'mse'
+    case 'disabled': return 'plaintext'
+    case 'preferred': return known.mse === 'rejected' ? 'plaintext' : 'mse'
+    case 'tolerated': return known.plaintext === 'rejected' ? 'mse' : 'plaintext'
+  }
+}
+
+/**
+ * Whether a failed attempt earns one retry in the other mode. Only when the peer closed or reset before
+ * sending a single byte (of its key, or of its BitTorrent handshake): a failure after the peer spoke is not
+ * evidence about the mode, and a peer known to accept the mode we tried is not downgraded on a reset.
+ * Never under `required` (no plaintext) or `disabled` (no MSE), and never twice in a row.
+ */
+export function fallbackMode (
+  policy: EncryptionPolicy,
+  attempted: ConnectMode,
+  closedBeforeFirstByte: boolean,
+  known: PeerKnowledge,
+  alreadyFellBack: boolean
+): ConnectMode | undefined {
+  if (!closedBeforeFirstByte || alreadyFellBack) return undefined
+  if (policy === 'required' || policy === 'disabled') return undefined
+  if (attempted === 'mse') return known.mse === 'works' ? undefined : 'plaintext'
+  return known.plaintext === 'works' ? undefined : 'mse'
+}

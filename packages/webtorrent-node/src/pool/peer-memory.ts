@@ -1,0 +1,53 @@
+/** What we learned about one peer address from earlier connections. */
+export interface PeerKnowledge {
+  /** `works`: an MSE handshake completed. `rejected`: the peer hung up on our key without a byte. */
+  mse?: 'works' | 'rejected'
+  /** `works`: it answered a plaintext BitTorrent handshake. `rejected`: it hung up on it without a byte. */
+  plaintext?: 'works' | 'rejected'
+}
+
+/** Bounded so that a swarm of millions of addresses cannot grow it without limit. */
+export const DEFAULT_PEER_MEMORY_SIZE = 10_000
+
+/**
+ * Per address (ip:port), what worked. A peer known to speak MSE keeps that knowledge whatever resets
+ * follow (a reset after that is not evidence of a plaintext-only peer); the oldest entries are forgotten
+ * first once the bound is reached.
+ */
+export class PeerMemory {
+  private readonly entries = new Map<string, PeerKnowledge>()
+  private readonly capacity: number
+
+  constructor (capacity = DEFAULT_PEER_MEMORY_SIZE) {
+    this.capacity = capacity
+  }
+
+  get size (): number {
+    return this.entries.size
+  }
+
+  get (address: string): PeerKnowledge {
+    return this.entries.get(address) ?? {}
+  }
+
+  recordMse (address: string, result: 'works' | 'rejected'): void {
+    const known = this.get(address)
+    if (result === 'rejected' && known.mse === 'works') return
+    this.set(address, { ...known, mse: result })
+  }
+
+  recordPlaintext (address: string, result: 'works' | 'rejected'): void {
+    const known = this.get(address)
+    if (result === 'rejected' && known.plaintext === 'works') return
+    this.set(address, { ...known, plaintext: result })
+  }
+
+  private set (address: string, knowledge: PeerKnowledge): void {
+    this.entries.delete(address)
+    this.entries.set(address, knowledge)
+    if (this.entries.size > this.capacity) {
+      const oldest = this.entries.keys().next().value
+      if (oldest !== undefined) this.entries.delete(oldest)
+    }
+  }
+}
