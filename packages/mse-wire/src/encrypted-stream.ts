@@ -247,18 +247,23 @@ export class MseStream extends Duplex {
     if (this.state !== 'handshake') return
     clearTimeout(this.timer)
     this.state = 'closed'
-    this.report({
+    this.report(this.failureOutcome(error))
+    this.destroy(error)
+  }
+
+  private failureOutcome (error: MseError): MseOutcome {
+    const received = this.session?.bytesReceived ?? 0
+    return {
       ok: false,
       role: this.role,
       handshakeBytesSent: this.session?.bytesSent ?? 0,
-      handshakeBytesReceived: this.session?.bytesReceived ?? 0,
+      handshakeBytesReceived: received,
       initialPayloadLength: 0,
       durationMs: Date.now() - this.startedAt,
       error,
       failedStage: error.stage as MseOutcome['failedStage'],
-      closedBeforePeerKey: error.code === 'peer-closed' && (this.session?.bytesReceived ?? 0) === 0
-    })
-    this.destroy(error)
+      closedBeforePeerKey: error.code === 'peer-closed' && received === 0
+    }
   }
 
   private report (outcome: MseOutcome): void {
@@ -324,16 +329,7 @@ export class MseStream extends Duplex {
     clearTimeout(this.timer)
     if (this.state === 'handshake') {
       this.state = 'closed'
-      this.report({
-        ok: false,
-        role: this.role,
-        handshakeBytesSent: this.session?.bytesSent ?? 0,
-        handshakeBytesReceived: this.session?.bytesReceived ?? 0,
-        initialPayloadLength: 0,
-        durationMs: Date.now() - this.startedAt,
-        error: new MseError('aborted', this.session?.stage ?? 'start', 'stream destroyed before the handshake completed'),
-        closedBeforePeerKey: false
-      })
+      this.report(this.failureOutcome(new MseError('aborted', this.session?.stage ?? 'start', 'stream destroyed before the handshake completed')))
     }
     this.state = 'closed'
     for (const { callback: heldCallback } of this.held) heldCallback(new Error('stream destroyed'))

@@ -1,4 +1,4 @@
-import { ascii, concatBytes, indexOfBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
+import { ascii, concatBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
 import { BITTORRENT_HANDSHAKE_LENGTH, CRYPTO_RC4, MAX_PAD_LENGTH, VC_LENGTH, VC_SYNC_WINDOW } from '../constants.js'
 import type { Rc4 } from '../crypto/rc4.js'
 import { cryptoProvideFor, isAcceptableSelect } from '../policy.js'
@@ -103,16 +103,8 @@ export class InitiatorHandshake extends HandshakeSession {
 
   /** Step 4a: find ENCRYPT(VC) after PadB, within 616 bytes of B's stream. */
   private onVcSync (now: number): boolean {
-    const buffered = this.buffered
-    // `consumed` is B's key (96 bytes); the window counts from the start of B's stream.
-    const windowEnd = VC_SYNC_WINDOW - this.consumed
-    const at = indexOfBytes(buffered, this.encryptedVc!, 0, windowEnd)
-    if (at < 0) {
-      if (this.consumed + buffered.length >= VC_SYNC_WINDOW) {
-        throw this.violation('sync-not-found', `ENCRYPT(VC) not within ${VC_SYNC_WINDOW} bytes`)
-      }
-      return false
-    }
+    const at = this.findSyncPattern(this.encryptedVc!, VC_SYNC_WINDOW, 'ENCRYPT(VC)')
+    if (at === undefined) return false
     this.discard(at) // PadB
     this.decryptor!.skip(VC_LENGTH)
     this.discard(VC_LENGTH)

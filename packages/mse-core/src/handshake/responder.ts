@@ -1,6 +1,6 @@
-import { ascii, concatBytes, indexOfBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
+import { ascii, concatBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
 import {
-  CRYPTO_RC4, DEFAULT_MAX_INITIAL_PAYLOAD, HASH_LENGTH, MAX_INITIAL_PAYLOAD_FIELD, MAX_PAD_LENGTH,
+  CRYPTO_RC4, DEFAULT_MAX_INITIAL_PAYLOAD, HASH_LENGTH, KEY_LENGTH, MAX_INITIAL_PAYLOAD_FIELD, MAX_PAD_LENGTH,
   REQ1_SYNC_WINDOW, VC_LENGTH
 } from '../constants.js'
 import type { Rc4 } from '../crypto/rc4.js'
@@ -83,8 +83,12 @@ export class ResponderHandshake extends HandshakeSession {
     if (!acceptsMseHandshake(this.policy)) {
       throw this.violation('encryption-refused', 'not a plaintext BitTorrent handshake, and encryption is disabled')
     }
-    if (this.bytesSent === 0) this.send(this.keyFlight())
-    if (!this.readPeerKey()) return false
+    // Answer only a complete, valid key: a prober that sends a few bytes learns nothing, not even that
+    // this port speaks MSE.
+    if (this.buffered.length < KEY_LENGTH) return false
+    const flight = this.keyFlight()
+    this.readPeerKey()
+    this.send(flight)
     this.req1 = this.provider.sha1(REQ1, this.secret!)
     this.enterStage('sync', now)
     return true
@@ -92,16 +96,9 @@ export class ResponderHandshake extends HandshakeSession {
 
   /** Step 3a: find HASH('req1', S) after PadA, ending within 628 bytes of A's stream; then the SKEY. */
   private onReq1Sync (now: number): boolean {
-    const buffered = this.buffered
-    const windowEnd = REQ1_SYNC_WINDOW - this.consumed
-    const at = indexOfBytes(buffered, this.req1!, 0, windowEnd)
-    if (at < 0) {
-      if (this.consumed + buffered.length >= REQ1_SYNC_WINDOW) {
-        throw this.violation('sync-not-found', `HASH('req1', S) not within ${REQ1_SYNC_WINDOW} bytes`)
-      }
-      return false
-    }
-    if (buffered.length < at + 2 * HASH_LENGTH) return false
+    const at = this.findSyncPattern(this.req1!, REQ1_SYNC_WINDOW, "HASH('req1', S)")
+    if (at === undefined) return false
+    if (this.buffered.length < at + 2 * HASH_LENGTH) return false
     this.discard(at + HASH_LENGTH) // PadA and req1
     const obfuscated = this.take(HASH_LENGTH)!
     const req2 = xorBytes(obfuscated, this.provider.sha1(REQ3, this.secret!))

@@ -1,5 +1,5 @@
 import debugFactory from 'debug'
-import { ascii, concatBytes } from '../bytes.js'
+import { ascii, concatBytes, indexOfBytes } from '../bytes.js'
 import { DEFAULT_STAGE_TIMEOUT_MS, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH, VC_LENGTH } from '../constants.js'
 import { nodeCryptoProvider } from '../crypto/node-provider.js'
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js'
@@ -176,6 +176,20 @@ export abstract class HandshakeSession {
   protected discard (length: number): void {
     this.pending = this.pending.subarray(length)
     this.consumed += length
+  }
+
+  /**
+   * Resynchronisation: where `pattern` starts in the buffered bytes, if it ends within the first
+   * `window` bytes of the peer's stream. Undefined while it may still arrive; `sync-not-found` once the
+   * window is full without it.
+   */
+  protected findSyncPattern (pattern: Uint8Array, window: number, what: string): number | undefined {
+    const at = indexOfBytes(this.pending, pattern, 0, window - this.consumed)
+    if (at >= 0) return at
+    if (this.consumed + this.pending.length >= window) {
+      throw this.violation('sync-not-found', `${what} not within ${window} bytes`)
+    }
+    return undefined
   }
 
   /** Everything still buffered: the payload that arrived with the end of the handshake. */
