@@ -1,6 +1,8 @@
 export * from './constants.js'
 export { MseError, isMseError, type MseErrorCode } from './errors.js'
 export { Rc4 } from './crypto/rc4.js'
+export { OpensslRc4, isOpensslRc4Available } from './crypto/openssl-rc4.js'
+export type { StreamCipher } from './crypto/stream-cipher.js'
 export type { CryptoProvider, RandomSource } from './crypto/provider.js'
 export { nodeCryptoProvider } from './crypto/node-provider.js'
 export { forgeCryptoProvider } from './crypto/forge-provider.js'

@@ -50,8 +50,9 @@ export class SkeyRegistry implements SkeyLookup {
     return this.byReq2.has(this.keyOf(skeyFromInfoHash(infoHash)))
   }
 
+  /** A copy of the SKEY: callers may keep or change it without touching the registry. */
   lookup (req2Hash: Uint8Array): Uint8Array | undefined {
-    return this.byReq2.get(toHex(req2Hash))
+    return this.byReq2.get(toHex(req2Hash))?.slice()
   }
 
   private keyOf (skey: Uint8Array): string {

@@ -5,7 +5,7 @@ type StreamCallback = (error: Error | null) => void
 import {
   InitiatorHandshake, MseError, PLAINTEXT_PROTOCOL_HEADER, BITTORRENT_HANDSHAKE_LENGTH, ResponderHandshake,
   parseEncryptionPolicy, toHex,
-  type CryptoProvider, type EncryptionPolicy, type HandshakeResult, type HandshakeStep, type Rc4, type Role,
+  type CryptoProvider, type EncryptionPolicy, type HandshakeResult, type HandshakeStep, type StreamCipher, type Role,
   type SessionOptions, type SkeyLookup
 } from 'mse-core'
 import type { MseOutcome } from './outcome.js'
@@ -76,8 +76,8 @@ export class MseStream extends Duplex {
   private state: State = 'handshake'
   private rawBytesReceived = 0
   private rawBytesSent = 0
-  private encryptor: Rc4 | undefined
-  private decryptor: Rc4 | undefined
+  private encryptor: StreamCipher | undefined
+  private decryptor: StreamCipher | undefined
   private held: HeldWrite[] = []
   private heldBytes = 0
   /** Held bytes that already went out as IA and must not be sent again. */

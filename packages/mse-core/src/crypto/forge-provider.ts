@@ -2,6 +2,7 @@ import forge from 'node-forge'
 import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
 import { fromHex, leftPad, toHex } from '../bytes.js'
 import type { CryptoProvider } from './provider.js'
+import { Rc4 } from './rc4.js'
 
 /**
  * Portable provider on node-forge: synchronous SHA-1, jsbn BigInteger and a CSPRNG, no `node:crypto`.
@@ -29,6 +30,11 @@ function binaryString (bytes: Uint8Array): string {
 
 export const forgeCryptoProvider: CryptoProvider = {
   name: 'node-forge',
+
+  /** node-forge has no RC4: the portable JavaScript one. */
+  createRc4 (key) {
+    return new Rc4(key)
+  },
 
   sha1 (...parts) {
     const md = forge.md.sha1.create()

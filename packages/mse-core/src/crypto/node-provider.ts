@@ -1,7 +1,9 @@
 import { createDiffieHellman, createHash, randomBytes, type DiffieHellman } from 'node:crypto'
 import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
 import { leftPad } from '../bytes.js'
+import { OpensslRc4, isOpensslRc4Available } from './openssl-rc4.js'
 import type { CryptoProvider } from './provider.js'
+import { Rc4 } from './rc4.js'
 
 /**
  * One DH object for the whole process. Creating one costs ~16 ms (OpenSSL checks that P is a safe prime);
@@ -14,8 +16,20 @@ function dh (): DiffieHellman {
   return sharedDh
 }
 
+/**
+ * RC4 backend: OpenSSL's when the process has it (with `--openssl-legacy-provider`), else the JavaScript
+ * word loop. MSE_RC4_BACKEND=js forces JavaScript (for benchmarks and tests).
+ */
+function useOpensslRc4 (): boolean {
+  return process.env.MSE_RC4_BACKEND !== 'js' && isOpensslRc4Available()
+}
+
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node:crypto',
+
+  createRc4 (key) {
+    return useOpensslRc4() ? new OpensslRc4(key) : new Rc4(key)
+  },
 
   sha1 (...parts) {
     const hash = createHash('sha1')

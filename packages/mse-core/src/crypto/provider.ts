@@ -2,8 +2,12 @@
  * The few primitives the handshake needs besides RC4, behind one small synchronous interface, so the
  * core runs on `node:crypto` (fast) or on node-forge (portable, and an independent oracle in tests).
  */
+import type { StreamCipher } from './stream-cipher.js'
+
 export interface CryptoProvider {
   readonly name: string
+  /** An RC4 keystream with the first 1024 bytes discarded, on the provider's fastest backend. */
+  createRc4 (key: Uint8Array): StreamCipher
   /** SHA-1 of the concatenation of `parts` (20 bytes). */
   sha1 (...parts: Uint8Array[]): Uint8Array
   /** Cryptographically secure random bytes. */

@@ -1,10 +1,12 @@
 import { RC4_DISCARD } from '../constants.js'
+import type { StreamCipher } from './stream-cipher.js'
 
 /** The word loop assumes little-endian memory order; elsewhere only the byte loop runs. */
 const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
 
 /**
- * RC4 keystream, as MSE uses it: key schedule, then the first 1024 keystream bytes discarded.
+ * RC4 keystream in portable JavaScript, as MSE uses it: key schedule, then the first 1024 keystream bytes
+ * discarded. (`OpensslRc4` is the other backend; `CryptoProvider.createRc4` picks one.)
  *
  * Buffer contract:
  * - `process(input)` never writes `input`; it returns a new buffer. Use it for bytes the caller still owns
@@ -15,7 +17,8 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
  * Speed: the hot loop produces four keystream bytes and XORs them as one 32-bit word, which is what reaches
  * OpenSSL's native RC4 in V8 (see `npm run bench`). The loop exists once, in `xorKeystream`.
  */
-export class Rc4 {
+export class Rc4 implements StreamCipher {
+  readonly backend = 'js'
   private state: Uint8Array
   private i = 0
   private j = 0

@@ -1,6 +1,6 @@
 import { ascii, concatBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
 import { BITTORRENT_HANDSHAKE_LENGTH, CRYPTO_RC4, MAX_PAD_LENGTH, VC_LENGTH, VC_SYNC_WINDOW } from '../constants.js'
-import type { Rc4 } from '../crypto/rc4.js'
+import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { cryptoProvideFor, isAcceptableSelect } from '../policy.js'
 import { skeyFromInfoHash } from '../skey-registry.js'
 import { HandshakeSession, type SessionOptions } from './session.js'
@@ -35,8 +35,8 @@ export class InitiatorHandshake extends HandshakeSession {
   private readonly cryptoProvide: number
   private initialPayload: Uint8Array
   private flightThreeSent = false
-  private encryptor: Rc4 | undefined
-  private decryptor: Rc4 | undefined
+  private encryptor: StreamCipher | undefined
+  private decryptor: StreamCipher | undefined
   private encryptedVc: Uint8Array | undefined
   private cryptoSelect = 0
   private padDLength = 0
@@ -44,9 +44,10 @@ export class InitiatorHandshake extends HandshakeSession {
   constructor (options: InitiatorOptions) {
     super('initiator', options)
     if (this.policy === 'disabled') throw new TypeError('an initiator with policy "disabled" must not start MSE: connect in plaintext')
-    this.skey = skeyFromInfoHash(options.infoHash)
+    // Copies: the caller may reuse its buffers while the handshake runs.
+    this.skey = skeyFromInfoHash(options.infoHash).slice()
     this.cryptoProvide = cryptoProvideFor(this.policy)
-    this.initialPayload = checkInitialPayload(options.initialPayload ?? new Uint8Array(0))
+    this.initialPayload = checkInitialPayload(options.initialPayload ?? new Uint8Array(0)).slice()
   }
 
   /** Flight 1. Call once, when the connection opens. */

@@ -3,7 +3,7 @@ import {
   CRYPTO_RC4, DEFAULT_MAX_INITIAL_PAYLOAD, HASH_LENGTH, KEY_LENGTH, MAX_INITIAL_PAYLOAD_FIELD, MAX_PAD_LENGTH,
   REQ1_SYNC_WINDOW, VC_LENGTH
 } from '../constants.js'
-import type { Rc4 } from '../crypto/rc4.js'
+import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { acceptsMseHandshake, acceptsPlaintextHandshake, selectCryptoMethod } from '../policy.js'
 import { detectPlaintextHandshake } from '../plaintext.js'
 import type { SkeyLookup } from '../skey-registry.js'
@@ -37,8 +37,8 @@ export class ResponderHandshake extends HandshakeSession {
   private readonly maxInitialPayload: number
   private req1: Uint8Array | undefined
   private skey: Uint8Array | undefined
-  private encryptor: Rc4 | undefined
-  private decryptor: Rc4 | undefined
+  private encryptor: StreamCipher | undefined
+  private decryptor: StreamCipher | undefined
   private cryptoProvide = 0
   private padCLength = -1
   private initialPayloadLength = -1

@@ -3,7 +3,7 @@ import { ascii, concatBytes, indexOfBytes } from '../bytes.js'
 import { DEFAULT_STAGE_TIMEOUT_MS, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH, VC_LENGTH } from '../constants.js'
 import { nodeCryptoProvider } from '../crypto/node-provider.js'
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js'
-import { Rc4 } from '../crypto/rc4.js'
+import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { generatePrivateKey, isValidPeerKey } from '../dh.js'
 import { MseError, type MseErrorCode } from '../errors.js'
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../policy.js'
@@ -227,9 +227,9 @@ export abstract class HandshakeSession {
   }
 
   /** RC4 streams: A encrypts with HASH('keyA', S, SKEY) and decrypts with HASH('keyB', S, SKEY); B the reverse. */
-  protected deriveCiphers (skey: Uint8Array): { encryptor: Rc4, decryptor: Rc4 } {
-    const keyA = new Rc4(this.provider.sha1(KEY_A, this.secret!, skey))
-    const keyB = new Rc4(this.provider.sha1(KEY_B, this.secret!, skey))
+  protected deriveCiphers (skey: Uint8Array): { encryptor: StreamCipher, decryptor: StreamCipher } {
+    const keyA = this.provider.createRc4(this.provider.sha1(KEY_A, this.secret!, skey))
+    const keyB = this.provider.createRc4(this.provider.sha1(KEY_B, this.secret!, skey))
     return this.role === 'initiator' ? { encryptor: keyA, decryptor: keyB } : { encryptor: keyB, decryptor: keyA }
   }
 

@@ -1,4 +1,4 @@
-import type { Rc4 } from '../crypto/rc4.js'
+import type { StreamCipher } from '../crypto/stream-cipher.js'
 import type { MseError } from '../errors.js'
 
 export type Role = 'initiator' | 'responder'
@@ -26,9 +26,9 @@ export interface HandshakeResult {
   cryptoProvide?: number
   cryptoSelect?: number
   /** Encrypts our payload from now on (rc4 only). Continues the handshake's keystream. */
-  encryptor?: Rc4
+  encryptor?: StreamCipher
   /** Decrypts the peer's payload from now on (rc4 only). */
-  decryptor?: Rc4
+  decryptor?: StreamCipher
   /**
    * Payload bytes of the peer already received, in order and already decrypted: for a responder the IA
    * and what followed it, for an initiator what followed PadD, for a plaintext connection every byte.
