@@ -1,0 +1,245 @@
+/**
+ * A real libtorrent-rasterbar peer (Debian python3-libtorrent, 2.0.8 here), driven through
+ * lt_peer.py. One process per peer, one torrent per process.
+ */
+import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
+import { mkdir } from 'node:fs/promises'
+import {
+  type PeerHandle, type TorrentSpec, startProcess, makeTempDir, removeDir, copyContent, withTimeout,
+  assertLoopback, toEndpoint, runQuick, which, TimeoutError,
+} from './common.js'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const LT_PEER_SCRIPT = join(here, 'lt_peer.py')
+
+/** libtorrent's own names (settings_pack::enc_policy / enc_level). */
+export type LtEncPolicy = 'forced' | 'enabled' | 'disabled'
+export type LtEncLevel = 'rc4' | 'plaintext' | 'both'
+
+export interface LibtorrentOptions {
+  torrent: TorrentSpec
+  mode: 'seed' | 'download'
+  /** Seed mode: the content (file or directory named like the torrent) to copy into the peer's dir. */
+  seedFrom?: string
+  /** Loopback address to listen on and dial from (default 127.0.0.1). */
+  address?: string
+  /** Listen port (default 0: libtorrent picks one and reports it). */
+  port?: number
+  /** out_enc_policy (default 'enabled'). */
+  outEnc?: LtEncPolicy
+  /** in_enc_policy (default 'enabled'). */
+  inEnc?: LtEncPolicy
+  /** allowed_enc_level (default 'both'). */
+  level?: LtEncLevel
+  preferRc4?: boolean
+  /** Peers to dial once the torrent is ready ("127.0.0.1:6881" or {address, port}). */
+  connect?: Array<string | { address: string; port: number }>
+  /** Bound for start-up (python start, listen socket). Default 20 s. */
+  startTimeoutMs?: number
+}
+
+export interface LtPeerStatus {
+  ip: string
+  port: number
+  client: string
+  flags: string[]
+  flagBits: number
+  /** From peer_info flags: 'rc4' (rc4_encrypted), 'plaintext_encrypted' (MSE, plaintext payload), 'none'. */
+  encryption: 'rc4' | 'plaintext_encrypted' | 'none'
+  outgoing: boolean
+  progress: number
+  totalDownload: number
+  totalUpload: number
+}
+
+export interface LtStatus {
+  type: 'status'
+  elapsed: number
+  progress: number
+  state: string
+  seed: boolean
+  numPeers: number
+  totalPayloadDownload: number
+  totalPayloadUpload: number
+  errc: string
+  peers: LtPeerStatus[]
+}
+
+export interface LibtorrentHandle extends PeerHandle {
+  readonly kind: 'libtorrent'
+  /** Latest status line. */
+  lastStatus(): LtStatus | undefined
+  /** Every connected (non-"connecting") peer seen in any status line, keyed "ip:port", last seen wins. */
+  seenPeers(): Map<string, LtPeerStatus>
+  /** Alert lines (peer_disconnected_alert etc.). */
+  alerts(): string[]
+  /** Ask the running peer to dial another one. */
+  connect(ep: string | { address: string; port: number }): void
+}
+
+let cachedPython: string | null | undefined
+
+/**
+ * A python3 that can `import libtorrent`: $MSE_INTEROP_PYTHON, then /usr/bin/python3 (Debian's
+ * python3-libtorrent installs there; a pyenv/venv python3 first on PATH usually cannot see it),
+ * then python3 on PATH. null when none.
+ */
+export function findLibtorrentPython(): string | null {
+  if (cachedPython !== undefined) return cachedPython
+  const candidates = [process.env.MSE_INTEROP_PYTHON, '/usr/bin/python3', which('python3')].filter(
+    (c): c is string => !!c,
+  )
+  cachedPython = null
+  for (const py of candidates) {
+    const r = runQuick(py, ['-c', 'import libtorrent as lt; print(lt.__version__)'], 15000)
+    if (r.status === 0) {
+      cachedPython = py
+      libtorrentVersion = r.stdout.trim()
+      break
+    }
+  }
+  return cachedPython
+}
+
+let libtorrentVersion = ''
+export function findLibtorrentVersion(): string {
+  findLibtorrentPython()
+  return libtorrentVersion
+}
+
+export async function startLibtorrent(opts: LibtorrentOptions): Promise<LibtorrentHandle> {
+  const python = findLibtorrentPython()
+  if (!python) throw new Error('libtorrent python bindings not found (install python3-libtorrent: scripts/install-peers)')
+  const address = opts.address ?? '127.0.0.1'
+  assertLoopback(address)
+  const dir = makeTempDir('lt')
+  const downloadDir = join(dir, 'data')
+  await mkdir(downloadDir, { recursive: true })
+  if (opts.mode === 'seed') {
+    if (!opts.seedFrom) throw new Error('libtorrent seed mode needs seedFrom')
+    await copyContent(opts.seedFrom, downloadDir, opts.torrent.name)
+  }
+  const args = [
+    '-u', LT_PEER_SCRIPT,
+    '--torrent', opts.torrent.torrentPath,
+    '--save', downloadDir,
+    '--listen', `${address}:${opts.port ?? 0}`,
+    '--mode', opts.mode,
+    '--out-enc', opts.outEnc ?? 'enabled',
+    '--in-enc', opts.inEnc ?? 'enabled',
+    '--level', opts.level ?? 'both',
+    '--stdin-commands',
+    '--max-seconds', '900',
+  ]
+  if (opts.preferRc4) args.push('--prefer-rc4')
+  for (const c of opts.connect ?? []) {
+    const ep = toEndpoint(c)
+    args.push('--connect', `${ep.address}:${ep.port}`)
+  }
+
+  const proc = startProcess(python, args, {
+    label: `lt:${opts.mode}`,
+    cwd: dir,
+    stdinPipe: true,
+    keepInTail: (line) => !line.startsWith('{"type":"status"'), // lastStatus() has the latest
+  })
+  let listening: { address: string; port: number } | undefined
+  let status: LtStatus | undefined
+  let complete = false
+  let fatal: string | undefined
+  const seen = new Map<string, LtPeerStatus>()
+  const alerts: string[] = []
+  const waiters = new Set<() => void>()
+  const wake = (): void => { for (const w of waiters) w() }
+  proc.onStdoutLine((line) => {
+    let msg: { type?: string; [k: string]: unknown }
+    try {
+      msg = JSON.parse(line) as { type?: string }
+    } catch {
+      return
+    }
+    switch (msg.type) {
+      case 'listening':
+        listening = { address: String(msg.address), port: Number(msg.port) }
+        break
+      case 'status':
+        status = msg as unknown as LtStatus
+        for (const p of status.peers) if (!p.flags.includes('connecting')) seen.set(`${p.ip}:${p.port}`, p)
+        break
+      case 'peer': {
+        const p = msg as unknown as LtPeerStatus
+        seen.set(`${p.ip}:${p.port}`, p)
+        break
+      }
+      case 'complete':
+        complete = true
+        break
+      case 'alert':
+        alerts.push(`${String(msg.what)}: ${String(msg.message)}`)
+        break
+      case 'error':
+        fatal = String(msg.message)
+        break
+    }
+    wake()
+  })
+  void proc.exited.then(wake)
+
+  const waitFor = (pred: () => boolean, timeoutMs: number, what: string): Promise<void> =>
+    withTimeout(
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (pred()) { waiters.delete(check); resolve(); return }
+          if (fatal) { waiters.delete(check); reject(new Error(`libtorrent peer error: ${fatal}\n${proc.tail()}`)); return }
+          if (proc.hasExited()) { waiters.delete(check); reject(new Error(`libtorrent peer exited while waiting for ${what}\n${proc.tail()}`)); return }
+        }
+        waiters.add(check)
+        check()
+      }),
+      timeoutMs,
+      `libtorrent ${what}`,
+    ).catch((err: unknown) => {
+      if (err instanceof TimeoutError) err.message += `\n${proc.tail(30)}`
+      throw err
+    })
+
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    try {
+      await proc.stop('SIGTERM', 5000)
+    } finally {
+      removeDir(dir)
+    }
+  }
+
+  try {
+    await waitFor(() => listening !== undefined, opts.startTimeoutMs ?? 20000, 'listen socket')
+  } catch (err) {
+    await stop()
+    throw err
+  }
+
+  const port = listening!.port
+  return {
+    kind: 'libtorrent',
+    pid: proc.pid,
+    address,
+    port,
+    dir,
+    downloadDir,
+    waitForComplete: (timeoutMs) => waitFor(() => complete, timeoutMs, 'download to complete'),
+    contentPath: (rel?: string) => (rel ? join(downloadDir, opts.torrent.name, rel) : join(downloadDir, opts.torrent.name)),
+    logTail: (n?: number) => `${proc.tail(n)}\n[lt last status] ${JSON.stringify(status)}`,
+    lastStatus: () => status,
+    seenPeers: () => new Map(seen),
+    alerts: () => [...alerts],
+    connect: (ep) => {
+      const e = toEndpoint(ep)
+      proc.writeLine(`connect ${e.address}:${e.port}`)
+    },
+    stop,
+  }
+}
