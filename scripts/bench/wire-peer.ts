@@ -86,7 +86,7 @@ function attach (socket: net.Socket, mode: WireBenchMode, role: 'seed' | 'leech'
     return { wire, method: () => stream.outcome?.method ?? 'pending' }
   }
   const wire = new (Wire as any)(type, mode === 'upstream_rc4' ? 2 : 0)
-  pipeline(socket, wire, socket)
+  pipeline(socket as any, wire, socket as any)
   if (mode === 'upstream_rc4' && !outgoing) {
     const req2 = createHash('sha1').update('req2').update(Buffer.from(infoHash, 'hex')).digest('hex')
     wire.once('crypto-infohash', (hashHash: string) => {

@@ -1,5 +1,5 @@
 import debugFactory from 'debug'
-import { Duplex } from 'streamx'
+import { Duplex, isEnded } from 'streamx'
 
 type StreamCallback = (error: Error | null) => void
 import {
@@ -40,6 +40,11 @@ export interface MseStreamOptions {
   decryptInPlace?: boolean
   /** Readable and writable high-water marks (bytes). */
   highWaterMark?: number
+  /**
+   * Called synchronously with the outcome, before any payload is delivered to the reader (the 'handshake'
+   * event and the promise come a microtask later). For bookkeeping that must precede the payload.
+   */
+  onOutcome?: (outcome: MseOutcome) => void
 }
 
 interface HeldWrite {
@@ -83,8 +88,13 @@ export class MseStream extends Duplex {
   /** Held bytes that already went out as IA and must not be sent again. */
   private initialPayloadTaken = 0
   private pendingFinal: (StreamCallback) | undefined
+  /** A write parked until the raw socket emits 'drain'. */
+  private pendingDrain: StreamCallback | undefined
+  /** The raw socket delivered its end (we pushed null). */
+  private rawEnded = false
   private timer: ReturnType<typeof setTimeout> | undefined
   private settle!: (outcome: MseOutcome) => void
+  private readonly onOutcome: ((outcome: MseOutcome) => void) | undefined
 
   constructor (raw: RawSocket, options: MseStreamOptions) {
     super({ highWaterMark: options.highWaterMark })
@@ -93,6 +103,7 @@ export class MseStream extends Duplex {
     this.policy = parseEncryptionPolicy(options.policy)
     this.decryptInPlace = options.decryptInPlace ?? true
     this.useInitialPayload = options.sendHandshakeAsInitialPayload ?? true
+    this.onOutcome = options.onOutcome
     this.remoteAddress = raw.remoteAddress
     this.remotePort = raw.remotePort
     this.localAddress = raw.localAddress
@@ -174,7 +185,10 @@ export class MseStream extends Duplex {
 
   private readonly onRawEnd = (): void => {
     if (this.state === 'handshake' && this.session) this.afterStep(this.session.peerClosed())
-    else if (this.state === 'open') this.push(null)
+    else if (this.state === 'open') {
+      this.rawEnded = true
+      this.push(null)
+    }
   }
 
   private readonly onRawError = (error: Error): void => {
@@ -185,7 +199,10 @@ export class MseStream extends Duplex {
 
   private readonly onRawClose = (): void => {
     if (this.state === 'handshake' && this.session) this.afterStep(this.session.peerClosed())
-    else if (!this.destroying) this.destroy()
+    else if (this.destroying || this.destroyed) return
+    // The peer ended cleanly: let the reader consume what is still buffered, and see 'end', first.
+    else if (this.rawEnded && !isEnded(this)) this.once('end', () => this.destroy())
+    else this.destroy()
   }
 
   // ---- handshake ------------------------------------------------------------------------------------
@@ -270,6 +287,7 @@ export class MseStream extends Duplex {
     this.outcome = outcome
     debug('#%d %s %s: %s', this.id, this.role, this.remoteLabel,
       outcome.ok ? `${outcome.method} (${outcome.handshakeBytesSent}/${outcome.handshakeBytesReceived} handshake bytes, IA ${outcome.initialPayloadLength}, ${outcome.durationMs} ms)` : `failed: ${outcome.error?.message}${outcome.closedBeforePeerKey ? ' (closed before its key)' : ''}`)
+    this.onOutcome?.(outcome)
     this.settle(outcome)
     // Listeners may attach right after construction: report on the next tick.
     queueMicrotask(() => this.emit('handshake', outcome))
@@ -294,7 +312,16 @@ export class MseStream extends Duplex {
     // Never in place: the writer still owns `data` (see Rc4's buffer contract).
     const out = this.encryptor ? this.encryptor.process(data) : data
     if (this.writeToSocket(out)) callback(null)
-    else this.raw.once('drain', () => callback(null))
+    else {
+      this.pendingDrain = callback
+      this.raw.once('drain', this.onRawDrain)
+    }
+  }
+
+  private readonly onRawDrain = (): void => {
+    const callback = this.pendingDrain
+    this.pendingDrain = undefined
+    callback?.(null)
   }
 
   private writeToSocket (bytes: Uint8Array): boolean {
@@ -325,15 +352,32 @@ export class MseStream extends Duplex {
     callback(null)
   }
 
-  override _destroy (callback: StreamCallback): void {
+  /**
+   * streamx runs _destroy only once no _write or _final is in flight, and ours can be parked (held during
+   * the handshake, or waiting for 'drain'). Release them as soon as destroy() is called.
+   */
+  override _predestroy (): void {
     clearTimeout(this.timer)
     if (this.state === 'handshake') {
       this.state = 'closed'
       this.report(this.failureOutcome(new MseError('aborted', this.session?.stage ?? 'start', 'stream destroyed before the handshake completed')))
     }
     this.state = 'closed'
-    for (const { callback: heldCallback } of this.held) heldCallback(new Error('stream destroyed'))
+    const error = new Error('stream destroyed')
+    const held = this.held
     this.held = []
+    this.heldBytes = 0
+    for (const { callback: heldCallback } of held) heldCallback(error)
+    const drain = this.pendingDrain
+    this.pendingDrain = undefined
+    this.raw.removeListener('drain', this.onRawDrain)
+    drain?.(error)
+    const final = this.pendingFinal
+    this.pendingFinal = undefined
+    final?.(error)
+  }
+
+  override _destroy (callback: StreamCallback): void {
     this.raw.removeListener('data', this.onRawData)
     this.raw.removeListener('end', this.onRawEnd)
     this.raw.removeListener('close', this.onRawClose)

@@ -32,4 +32,10 @@ export interface PeerConnectionInfo {
   fallback: boolean
   /** The mse-core error code when the handshake failed. */
   error?: MseErrorCode
+  /** Bytes of the IA that carried the BitTorrent handshake inside the MSE handshake (0: none). */
+  initialPayloadLength?: number
+  /** MSE handshake time and bytes (not payload), once known. */
+  handshakeMs?: number
+  handshakeBytesSent?: number
+  handshakeBytesReceived?: number
 }

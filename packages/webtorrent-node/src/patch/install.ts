@@ -39,7 +39,7 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
   }
 
   const originalOnConnect = Peer.prototype.onConnect
-  Peer.prototype.onConnect = function patchedOnConnect (this: any) {
+  Peer.prototype.onConnect = Object.assign(function patchedOnConnect (this: any) {
     if (this.destroyed || !this.conn || this.mse || !isStreamPeer(this.type)) return originalOnConnect.call(this)
     const outgoing = this.type.endsWith('Outgoing')
     const client = outgoing ? this.swarm?.client : clientOfIncoming.get(this.conn)
@@ -52,7 +52,7 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
       // BEP 10 extended handshake: `e` = 1 tells the peer we prefer encrypted connections.
       if (state.policy === 'required' || state.policy === 'preferred') this.wire.extendedHandshake.e = 1
     }
-  }
+  }, { [Symbol.for('webtorrent-node.original')]: originalOnConnect })
 }
 
 /** Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. */
@@ -72,22 +72,28 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): v
     infoHash: outgoing ? peer.swarm.infoHash : undefined,
     skeys: state.skeys,
     connect: attempt,
-    stageTimeoutMs: state.stageTimeoutMs
+    stageTimeoutMs: state.stageTimeoutMs,
+    // Synchronous, before the Wire parses a byte: `wire.mse` is complete when the torrent emits 'wire'.
+    onOutcome: outcome => {
+      recordOutcome(state, info, outcome)
+      if (outgoing && attempt === 'mse') {
+        if (outcome.ok) state.memory.recordMse(address, 'works')
+        else if (outcome.closedBeforePeerKey) state.memory.recordMse(address, 'rejected')
+      }
+    }
   })
   peer.conn = stream
   if (attempt) state.stats.attempts[attempt] += 1
-  const swarm = outgoing ? peer.swarm : undefined
+  if (!outgoing) return
+  const swarm = peer.swarm
   const source = peer.source
   const retries = peer.retries
+  const knownBefore = state.memory.get(address)
 
+  // After onConnect has built the Wire (a microtask later): the retry, or watching a plaintext dial.
   void stream.handshake.then(outcome => {
-    recordOutcome(state, info, outcome)
-    if (!outgoing) return
-    if (outcome.ok && attempt === 'mse') state.memory.recordMse(address, 'works')
     if (!outcome.ok && attempt === 'mse') {
-      const known = state.memory.get(address)
-      if (outcome.closedBeforePeerKey) state.memory.recordMse(address, 'rejected')
-      const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, known, fallback)
+      const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback)
       if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state, outcome)
     }
     if (outcome.ok && attempt === 'plaintext') watchPlaintextAttempt(peer, raw, stream, swarm, address, source, retries, state, fallback)
@@ -95,6 +101,12 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): v
 }
 
 function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
+  info.handshakeMs = outcome.durationMs
+  info.handshakeBytesSent = outcome.handshakeBytesSent
+  info.handshakeBytesReceived = outcome.handshakeBytesReceived
+  info.initialPayloadLength = outcome.initialPayloadLength
+  // An outgoing plaintext dial has no handshake to succeed: watchPlaintextAttempt counts it when the peer answers.
+  if (outcome.ok && info.attempt === 'plaintext') return
   if (outcome.ok && outcome.method) {
     info.method = outcome.method
     state.stats.connected[outcome.method] += 1
@@ -114,6 +126,8 @@ function watchPlaintextAttempt (peer: any, raw: any, stream: MseStream, swarm: a
   let answered = false
   wire.once('handshake', () => {
     answered = true
+    peer.mse.method = 'plaintext'
+    state.stats.connected.plaintext += 1
     state.memory.recordPlaintext(address, 'works')
   })
   raw.once('close', () => {

@@ -41,7 +41,9 @@ export function assertCompatibleWebTorrent (modules: UpstreamModules = upstream)
   need(typeof modules.ConnPool?.prototype?._onConnection === 'function', 'ConnPool.prototype._onConnection (lib/conn-pool.js)')
   need(typeof modules.Torrent?.prototype?._addPeer === 'function', 'Torrent.prototype._addPeer (lib/torrent.js)')
   // onConnect must still build its pipeline from `this.conn` and a Wire from `this.secure`.
-  const onConnect = String(modules.Peer?.prototype?.onConnect ?? '')
+  // Once the patch is installed the prototype holds our wrapper: check the onConnect it wrapped.
+  const current = modules.Peer?.prototype?.onConnect
+  const onConnect = String(current?.[Symbol.for('webtorrent-node.original')] ?? current ?? '')
   need(/this\.conn\b/.test(onConnect) && /new Wire\(\s*this\.type\s*,\s*this\.secure\s*\)/.test(onConnect),
     'Peer.prototype.onConnect no longer creates `new Wire(this.type, this.secure)` over `this.conn`')
   if (problems.length > 0) {

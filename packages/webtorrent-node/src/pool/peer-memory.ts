@@ -26,8 +26,9 @@ export class PeerMemory {
     return this.entries.size
   }
 
+  /** A copy: changing it does not change what is remembered. */
   get (address: string): PeerKnowledge {
-    return this.entries.get(address) ?? {}
+    return { ...this.entries.get(address) }
   }
 
   recordMse (address: string, result: 'works' | 'rejected'): void {

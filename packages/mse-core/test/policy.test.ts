@@ -1,0 +1,122 @@
+import { expect } from 'chai'
+import {
+  ENCRYPTION_POLICIES, ResponderHandshake, acceptsMseHandshake, acceptsPlaintextHandshake, cryptoProvideFor,
+  isAcceptableSelect, isEncryptionPolicy, parseEncryptionPolicy, selectCryptoMethod, type EncryptionPolicy, type HandshakeStep
+} from '../src/index.js'
+import { drbg } from './helpers/drbg.js'
+import { bittorrentHandshake, infoHashOf, makeRegistry, runPair } from './helpers/pair.js'
+import { hex } from './helpers/reference.js'
+
+type Outcome = string // a method when both sides agree, or each side's error code
+
+/**
+ * Initiator policy x responder policy. An initiator with policy `disabled` does not start MSE: it sends a
+ * plaintext BitTorrent handshake. When one side fails, the other sees the connection close.
+ * Written out by hand: this table is the specification of the policies.
+ */
+const EXPECTED: [EncryptionPolicy, EncryptionPolicy, { initiator: Outcome, responder: Outcome }][] = [
+  ['required', 'required', { initiator: 'rc4', responder: 'rc4' }],
+  ['required', 'preferred', { initiator: 'rc4', responder: 'rc4' }],
+  ['required', 'tolerated', { initiator: 'rc4', responder: 'rc4' }],
+  ['required', 'disabled', { initiator: 'peer-closed', responder: 'encryption-refused' }],
+
+  ['preferred', 'required', { initiator: 'rc4', responder: 'rc4' }],
+  ['preferred', 'preferred', { initiator: 'rc4', responder: 'rc4' }],
+  ['preferred', 'tolerated', { initiator: 'plaintext-after-mse', responder: 'plaintext-after-mse' }],
+  ['preferred', 'disabled', { initiator: 'peer-closed', responder: 'encryption-refused' }],
+
+  ['tolerated', 'required', { initiator: 'rc4', responder: 'rc4' }],
+  ['tolerated', 'preferred', { initiator: 'rc4', responder: 'rc4' }],
+  ['tolerated', 'tolerated', { initiator: 'plaintext-after-mse', responder: 'plaintext-after-mse' }],
+  ['tolerated', 'disabled', { initiator: 'peer-closed', responder: 'encryption-refused' }],
+
+  ['disabled', 'required', { initiator: 'plaintext', responder: 'plaintext-refused' }],
+  ['disabled', 'preferred', { initiator: 'plaintext', responder: 'plaintext' }],
+  ['disabled', 'tolerated', { initiator: 'plaintext', responder: 'plaintext' }],
+  ['disabled', 'disabled', { initiator: 'plaintext', responder: 'plaintext' }]
+]
+
+function outcome (step: HandshakeStep): Outcome {
+  if (step.status === 'done') return step.result.method
+  if (step.status === 'failed') return step.error.code
+  return 'pending'
+}
+
+describe('policy: every initiator policy against every responder policy', () => {
+  it('the table covers all 16 pairs exactly once', () => {
+    const pairs = EXPECTED.map(([i, r]) => `${i}/${r}`)
+    expect(new Set(pairs).size).to.equal(16)
+    for (const i of ENCRYPTION_POLICIES) for (const r of ENCRYPTION_POLICIES) expect(pairs).to.include(`${i}/${r}`)
+  })
+
+  for (const [initiatorPolicy, responderPolicy, expected] of EXPECTED) {
+    it(`initiator ${initiatorPolicy} x responder ${responderPolicy} -> ${expected.initiator} / ${expected.responder}`, () => {
+      const infoHash = infoHashOf('policy')
+      const ia = bittorrentHandshake(infoHash)
+      if (initiatorPolicy === 'disabled') {
+        // A plaintext BitTorrent connection: the 68-byte handshake, then whatever follows.
+        const responder = new ResponderHandshake({ policy: responderPolicy, skeys: makeRegistry(infoHash), random: drbg('policy B') })
+        responder.start(0)
+        const step = responder.receive(ia, 1)
+        expect(outcome(step)).to.equal(expected.responder)
+        if (step.status === 'done') expect(hex(step.result.payload)).to.equal(hex(ia))
+        expect(step.send.length, 'a plaintext peer gets no MSE bytes').to.equal(0)
+        return
+      }
+      const run = runPair({ initiatorPolicy, responderPolicy, infoHash, ia, seedA: 'policy A', seedB: 'policy B' })
+      let a = run.a
+      // The responder failed and closed the connection: the initiator learns only that.
+      if (run.b.status === 'failed' && a.status === 'pending') a = run.initiator.peerClosed()
+      expect({ initiator: outcome(a), responder: outcome(run.b) }).to.deep.equal(expected)
+      if (a.status === 'done' && run.b.status === 'done') {
+        expect(a.result.cryptoSelect).to.equal(run.b.result.cryptoSelect)
+        expect(hex(run.b.result.payload)).to.equal(hex(ia))
+        expect(a.result.encryptor === undefined).to.equal(a.result.method !== 'rc4')
+      }
+    })
+  }
+})
+
+describe('policy: the policy helpers', () => {
+  it('crypto_provide per policy', () => {
+    expect(ENCRYPTION_POLICIES.map(p => cryptoProvideFor(p))).to.deep.equal([0x02, 0x03, 0x03, 0x00])
+  })
+
+  it('crypto_select per responder policy and crypto_provide (reserved bits ignored)', () => {
+    const provides = [0x00, 0x01, 0x02, 0x03, 0xfffffffc, 0xfffffffd, 0xfffffffe, 0xffffffff]
+    const table: Record<EncryptionPolicy, (number | undefined)[]> = {
+      required: [undefined, undefined, 0x02, 0x02, undefined, undefined, 0x02, 0x02],
+      preferred: [undefined, 0x01, 0x02, 0x02, undefined, 0x01, 0x02, 0x02],
+      tolerated: [undefined, 0x01, 0x02, 0x01, undefined, 0x01, 0x02, 0x01],
+      disabled: [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]
+    }
+    for (const policy of ENCRYPTION_POLICIES) {
+      expect(provides.map(p => selectCryptoMethod(policy, p)), policy).to.deep.equal(table[policy])
+    }
+  })
+
+  it('an initiator accepts exactly one offered bit', () => {
+    expect(isAcceptableSelect(0x02, 0x02)).to.equal(true)
+    expect(isAcceptableSelect(0x02, 0x01)).to.equal(false)
+    expect(isAcceptableSelect(0x03, 0x01)).to.equal(true)
+    expect(isAcceptableSelect(0x03, 0x02)).to.equal(true)
+    expect(isAcceptableSelect(0x03, 0x03)).to.equal(false)
+    expect(isAcceptableSelect(0x03, 0x00)).to.equal(false)
+    expect(isAcceptableSelect(0x03, 0x04)).to.equal(false)
+    expect(isAcceptableSelect(0x03, 0x06)).to.equal(false)
+  })
+
+  it('which handshakes a responder accepts', () => {
+    expect(ENCRYPTION_POLICIES.map(acceptsPlaintextHandshake)).to.deep.equal([false, true, true, true])
+    expect(ENCRYPTION_POLICIES.map(acceptsMseHandshake)).to.deep.equal([true, true, true, false])
+  })
+
+  it('parsing: undefined is the default (preferred), unknown values throw TypeError', () => {
+    expect(parseEncryptionPolicy(undefined)).to.equal('preferred')
+    for (const p of ENCRYPTION_POLICIES) expect(parseEncryptionPolicy(p)).to.equal(p)
+    for (const bad of ['', 'Required', 'forced', 1, null, {}]) {
+      expect(() => parseEncryptionPolicy(bad), String(bad)).to.throw(TypeError)
+      expect(isEncryptionPolicy(bad)).to.equal(false)
+    }
+  })
+})

@@ -1,0 +1,90 @@
+/**
+ * "Our side" of the client interop suite: the product, webtorrent-node (webtorrent 3 + Message
+ * Stream Encryption), driven only through its public API:
+ *
+ *   new WebTorrent({ encryption, dht:false, tracker:false, lsd:false, natUpnp:false, natPmp:false,
+ *                    utPex:false, webSeeds:false, utp:false })
+ *   client.mseStats, wire.mse, torrent.addPeer()
+ *
+ * Like upstream webtorrent, its TCP server listens on all interfaces (there is no bind-address
+ * option); with every discovery mechanism off it only ever talks to the loopback peers we hand it.
+ */
+import WebTorrent, { type EncryptionPolicy, type MseStats, type PeerConnectionInfo } from 'webtorrent-node'
+import type { Torrent, Wire } from 'webtorrent'
+import { listeningPort, destroyWebTorrent } from './webtorrent-side.js'
+
+export type { EncryptionPolicy, MseStats, PeerConnectionInfo }
+
+/** Every discovery and NAT mechanism off, TCP only. */
+export const QUIET = {
+  dht: false,
+  tracker: false,
+  lsd: false,
+  natUpnp: false,
+  natPmp: false,
+  utPex: false,
+  webSeeds: false,
+  utp: false,
+} as const
+
+export type OurClient = WebTorrent
+
+export function createOurClient(encryption: EncryptionPolicy): OurClient {
+  return new WebTorrent({ ...QUIET, encryption })
+}
+
+export async function ourListeningPort(client: OurClient, timeoutMs = 10000): Promise<number> {
+  // The product's class extends upstream's: the upstream helpers apply as they are.
+  return listeningPort(client as unknown as import('webtorrent').default, timeoutMs)
+}
+
+export async function destroyOurClient(client: OurClient, timeoutMs = 10000): Promise<void> {
+  return destroyWebTorrent(client as unknown as import('webtorrent').default, timeoutMs)
+}
+
+/** What one of our wires reported: `wire.mse` plus the public Wire counters, read when asked. */
+export interface WireRecord {
+  remoteAddress: string
+  remotePort: number
+  /** `wire.mse` (role, attempt, method, fallback, error); undefined would mean the patch did not run. */
+  mse: PeerConnectionInfo | undefined
+  downloaded: number
+  uploaded: number
+  /** Milliseconds since the recorder started, when the wire appeared. */
+  at: number
+}
+
+type MseWire = Wire & { mse?: PeerConnectionInfo; downloaded?: number; uploaded?: number }
+
+/**
+ * Records every wire a torrent ever had (a torrent's `wires` forgets closed ones: a seeder that
+ * has everything drops a peer that became a seed), with its `wire.mse` object, whose `method`
+ * is filled in when the handshake resolves.
+ */
+export class WireRecorder {
+  private readonly wires: MseWire[] = []
+  private readonly times: number[] = []
+  private readonly t0 = Date.now()
+
+  constructor(torrent: Torrent) {
+    for (const w of torrent.wires) this.add(w)
+    torrent.on('wire', (w: Wire) => this.add(w))
+  }
+
+  private add(w: MseWire): void {
+    if (this.wires.includes(w)) return
+    this.wires.push(w)
+    this.times.push(Date.now() - this.t0)
+  }
+
+  records(): WireRecord[] {
+    return this.wires.map((w, i) => ({
+      remoteAddress: String(w.remoteAddress),
+      remotePort: Number(w.remotePort),
+      mse: w.mse ? { ...w.mse } : undefined,
+      downloaded: Number(w.downloaded ?? 0),
+      uploaded: Number(w.uploaded ?? 0),
+      at: this.times[i]!,
+    }))
+  }
+}

@@ -1,0 +1,376 @@
+/**
+ * One exchange between OUR client (webtorrent-node, public API only) and one real peer on loopback,
+ * with a tcpdump capture of it: who seeds, who dials, our encryption policy, the peer's setting.
+ *
+ * `runScenario()` only observes (it returns what happened: completion, SHA-256 of the received
+ * file, every wire's `wire.mse`, `client.mseStats`, the peer's own view of the connection, and the
+ * analysed capture) and always tears down what it started; the tests decide what is right.
+ */
+import { join } from 'node:path'
+import type { Torrent } from 'webtorrent'
+import { makeRandomTorrent, type RandomTorrent } from './torrents.js'
+import { startLibtorrent, type LtEncLevel, type LtEncPolicy, type LibtorrentHandle } from './peers/libtorrent.js'
+import { startTransmission, type TransmissionEncryption, type TransmissionHandle } from './peers/transmission.js'
+import { startCtorrent } from './peers/ctorrent.js'
+import { startCapture, describeFlows, type CaptureAnalysis, type CaptureHandle, type DirectionSummary, type FlowKind, type FlowRecord } from './capture.js'
+import {
+  makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, type PeerHandle,
+} from './peers/common.js'
+import { seedWith, downloadWith, addPeerWhenReady, waitDone } from './webtorrent-side.js'
+import {
+  createOurClient, ourListeningPort, destroyOurClient, WireRecorder,
+  type EncryptionPolicy, type MseStats, type WireRecord, type OurClient,
+} from './ours-side.js'
+import type { RealPeer } from './availability.js'
+
+export const KiB = 1024
+export const MiB = 1024 * 1024
+
+/** How our side negotiated a connection (`wire.mse.method`). */
+export type Method = 'rc4' | 'plaintext-after-mse' | 'plaintext'
+
+/** The capture label each method must produce. */
+export const LABEL_OF_METHOD: Record<Method, FlowKind> = {
+  rc4: 'encrypted',
+  'plaintext-after-mse': 'mse-plaintext',
+  plaintext: 'plaintext',
+}
+
+export type OurRole = 'downloads' | 'seeds'
+export type Dialer = 'we dial' | 'they dial'
+
+/** How the real peer saw one connection (its own API: libtorrent peer flags, Transmission isEncrypted). */
+export interface PeerView {
+  endpoint: string
+  encryption: 'rc4' | 'plaintext_encrypted' | 'none' | 'encrypted' | 'plaintext'
+}
+
+export interface StartedPeer {
+  handle: PeerHandle
+  /** The peer's own record of its connections (empty when it has no such API: ctorrent). */
+  view(): PeerView[]
+}
+
+export interface PeerStartOptions {
+  torrent: RandomTorrent
+  mode: 'seed' | 'download'
+  port: number
+  /** Set when the peer must dial us. */
+  dialUs?: { address: string; port: number }
+}
+
+/** One real client with one encryption setting. */
+export interface PeerSetting {
+  /** Short name, the start of every test title of this setting: greppable ("libtorrent forced"). */
+  name: string
+  kind: Exclude<RealPeer, 'tcpdump'>
+  /** The peer's own setting names, for titles and the results table. */
+  detail: string
+  /** Loopback address the peer listens on. */
+  address: string
+  /** Size of the test content (Transmission: small, its unchoke cycle dominates). */
+  size: number
+  /** Whether the peer can dial us on loopback (Transmission 3.00 never dials 127.x). */
+  canDial: boolean
+  start(o: PeerStartOptions): Promise<StartedPeer>
+}
+
+export function libtorrentSetting(name: string, detail: string, enc: { out: LtEncPolicy; in: LtEncPolicy; level: LtEncLevel }): PeerSetting {
+  return {
+    name,
+    kind: 'libtorrent',
+    detail,
+    address: '127.0.0.1',
+    size: 2 * MiB,
+    canDial: true,
+    async start(o) {
+      const h: LibtorrentHandle = await startLibtorrent({
+        torrent: o.torrent,
+        mode: o.mode,
+        seedFrom: o.mode === 'seed' ? o.torrent.contentPath : undefined,
+        port: o.port,
+        outEnc: enc.out,
+        inEnc: enc.in,
+        level: enc.level,
+        connect: o.dialUs ? [o.dialUs] : [],
+      })
+      return {
+        handle: h,
+        view: () => [...h.seenPeers().values()].map((p) => ({ endpoint: `${p.ip}:${p.port}`, encryption: p.encryption })),
+      }
+    },
+  }
+}
+
+export function transmissionSetting(name: string, detail: string, encryption: TransmissionEncryption): PeerSetting {
+  return {
+    name,
+    kind: 'transmission',
+    detail,
+    address: '127.0.0.1',
+    size: 1 * MiB,
+    canDial: false,
+    async start(o) {
+      if (o.dialUs) throw new Error('Transmission 3.00 never dials a 127.x peer: our side must dial it')
+      const h: TransmissionHandle = await startTransmission({
+        torrent: o.torrent,
+        mode: o.mode,
+        seedFrom: o.mode === 'seed' ? o.torrent.contentPath : undefined,
+        port: o.port,
+        encryption,
+      })
+      return {
+        handle: h,
+        view: () => [...h.seenPeers().values()].map((p) => ({ endpoint: `${p.address}:${p.port}`, encryption: p.isEncrypted ? 'encrypted' : 'plaintext' })),
+      }
+    },
+  }
+}
+
+export function ctorrentSetting(name: string, detail: string): PeerSetting {
+  return {
+    name,
+    kind: 'ctorrent',
+    detail,
+    address: '127.0.0.2',
+    size: 1 * MiB,
+    canDial: true,
+    async start(o) {
+      const h = await startCtorrent({
+        torrent: o.torrent,
+        mode: o.mode,
+        seedFrom: o.mode === 'seed' ? o.torrent.contentPath : undefined,
+        address: '127.0.0.2',
+        port: o.port,
+        // ctorrent dials only what a tracker hands out: its stub tracker hands out us.
+        trackerPeers: o.dialUs ? [o.dialUs] : [],
+      })
+      return { handle: h, view: () => [] }
+    },
+  }
+}
+
+export interface ScenarioSpec {
+  setting: PeerSetting
+  role: OurRole
+  dial: Dialer
+  policy: EncryptionPolicy
+  /** How long to wait for the transfer to complete. */
+  boundMs: number
+  /** Capture with tcpdump (false when it is unavailable). */
+  capture: boolean
+}
+
+export interface Observation {
+  spec: ScenarioSpec
+  completed: boolean
+  /** From our dial (or the peer's start, when it dials) to completion, or to the bound. */
+  elapsedMs: number
+  /** Whole scenario, set-up and teardown included. */
+  totalMs: number
+  expectedSha256: string
+  /** SHA-256 of the file the downloading side wrote (only when completed). */
+  receivedSha256?: string
+  ourPort: number
+  peer: { kind: string; address: string; port: number; pid: number }
+  wires: WireRecord[]
+  stats: MseStats
+  /** Our torrent's counters at the end. */
+  ourDownloaded: number
+  ourUploaded: number
+  peerView: PeerView[]
+  analysis?: CaptureAnalysis
+  timeline: string[]
+  peerLog: string
+}
+
+/** Everything one scenario started, torn down in reverse order (processes by PID, in the drivers). */
+class Resources {
+  private readonly cleanups: Array<() => Promise<void> | void> = []
+  private readonly pids: number[] = []
+  add(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn)
+  }
+  pid(pid: number): void {
+    this.pids.push(pid)
+  }
+  async teardown(): Promise<void> {
+    const errors: unknown[] = []
+    for (const fn of this.cleanups.reverse()) {
+      try { await fn() } catch (err) { errors.push(err) }
+    }
+    const leaked = this.pids.filter((p) => runningPids().includes(p))
+    if (leaked.length) errors.push(new Error(`processes still running after teardown: ${leaked.join(', ')}`))
+    if (errors.length) throw errors[0]
+  }
+}
+
+async function settle(p: Promise<unknown>): Promise<boolean> {
+  try {
+    await p
+    return true
+  } catch (err) {
+    if (err instanceof TimeoutError) return false
+    throw err
+  }
+}
+
+export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
+  const { setting, role, dial, policy } = spec
+  if (dial === 'they dial' && !setting.canDial) throw new Error(`${setting.name} cannot dial us on loopback`)
+  const started = Date.now()
+  const timeline: string[] = []
+  const mark = (what: string): void => { timeline.push(`${((Date.now() - started) / 1000).toFixed(2)}s ${what}`) }
+  const res = new Resources()
+  const dir = makeTempDir('client')
+  res.add(() => removeDir(dir))
+  try {
+    const t = await makeRandomTorrent({ dir: join(dir, 'src'), size: setting.size })
+
+    // Our client first: its port is needed by the capture filter and by a peer that dials us.
+    const client: OurClient = createOurClient(policy)
+    res.add(() => destroyOurClient(client))
+    const ourPort = await ourListeningPort(client)
+    const ourDir = join(dir, 'ours')
+    const torrent: Torrent = role === 'seeds'
+      ? await seedWith(client as never, t.torrentBuffer, t.contentDir)
+      : downloadWith(client as never, t.torrentBuffer, ourDir)
+    const recorder = new WireRecorder(torrent)
+    mark(`our client (${policy}) on port ${ourPort}, ${role === 'seeds' ? 'seeding' : 'downloading'}`)
+
+    // The peer's port is chosen now so that the capture runs before the peer even starts.
+    const peerPort = await freePort(setting.address)
+    let cap: CaptureHandle | undefined
+    if (spec.capture) {
+      cap = await startCapture({ ports: [peerPort, ourPort] })
+      res.pid(cap.pid)
+      res.add(async () => { await cap!.stop(); cap!.dispose() })
+      mark(`tcpdump pid ${cap.pid}: ${cap.filter}`)
+    }
+
+    const peer = await setting.start({
+      torrent: t,
+      mode: role === 'seeds' ? 'download' : 'seed',
+      port: peerPort,
+      dialUs: dial === 'they dial' ? { address: '127.0.0.1', port: ourPort } : undefined,
+    })
+    res.pid(peer.handle.pid)
+    res.add(() => peer.handle.stop())
+    mark(`${setting.kind} pid ${peer.handle.pid} on ${peer.handle.address}:${peer.handle.port}`)
+    if (role === 'downloads') {
+      // A seeder is ready once it has checked its copy (ctorrent and Transmission: at start).
+      await peer.handle.waitForComplete(20000)
+      mark('peer has checked its copy')
+    }
+
+    const t0 = Date.now()
+    if (dial === 'we dial') {
+      await addPeerWhenReady(torrent, peer.handle.address, peer.handle.port)
+      mark(`we dialed ${peer.handle.address}:${peer.handle.port}`)
+    }
+    const completed = await settle(role === 'downloads'
+      ? waitDone(torrent, spec.boundMs, 'our download')
+      : peer.handle.waitForComplete(spec.boundMs))
+    const elapsedMs = Date.now() - t0
+    mark(completed ? 'transfer complete' : `no completion within ${spec.boundMs} ms`)
+
+    let receivedSha256: string | undefined
+    if (completed) {
+      receivedSha256 = await sha256File(role === 'downloads' ? join(ourDir, t.name) : peer.handle.contentPath())
+    }
+    const analysis = cap ? await cap.stopAndAnalyse() : undefined
+    if (analysis) mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
+
+    const obs: Observation = {
+      spec,
+      completed,
+      elapsedMs,
+      totalMs: 0,
+      expectedSha256: t.sha256,
+      receivedSha256,
+      ourPort,
+      peer: { kind: setting.kind, address: peer.handle.address, port: peer.handle.port, pid: peer.handle.pid },
+      wires: recorder.records(),
+      stats: client.mseStats,
+      ourDownloaded: torrent.downloaded,
+      ourUploaded: torrent.uploaded,
+      peerView: peer.view(),
+      analysis,
+      timeline,
+      peerLog: peer.handle.logTail(25),
+    }
+    await res.teardown()
+    obs.totalMs = Date.now() - started
+    return obs
+  } catch (err) {
+    await res.teardown().catch(() => undefined)
+    if (err instanceof Error) err.message += `\n      timeline:\n        ${timeline.join('\n        ')}`
+    throw err
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading a capture from our side's point of view
+
+const v4 = (ip: string): string => ip.replace(/^::ffff:/, '')
+
+/** One flow, seen from our client: which way it went, and each direction. */
+export interface OurFlow {
+  flow: FlowRecord
+  weDialed: boolean
+  /** The peer's endpoint of the connection (its listen port when we dialed, its source port otherwise). */
+  peerEndpoint: string
+  fromUs: DirectionSummary
+  toUs: DirectionSummary
+}
+
+export function ourFlows(obs: Observation): OurFlow[] {
+  if (!obs.analysis) return []
+  return obs.analysis.flows.map((f) => {
+    // Our client only listens on ourPort; every other flow it is in, it dialed.
+    const weDialed = f.responder.port !== obs.ourPort
+    const them = weDialed ? f.responder : f.initiator
+    return {
+      flow: f,
+      weDialed,
+      peerEndpoint: `${v4(them.ip)}:${them.port}`,
+      fromUs: weDialed ? f.initiatorToResponder : f.responderToInitiator,
+      toUs: weDialed ? f.responderToInitiator : f.initiatorToResponder,
+    }
+  })
+}
+
+export function totalBytes(f: FlowRecord): number {
+  return f.initiatorToResponder.bytes + f.responderToInitiator.bytes
+}
+
+/** The wire that carried the torrent (most payload bytes), if any. */
+export function mainWire(obs: Observation): WireRecord | undefined {
+  return obs.wires.reduce<WireRecord | undefined>((best, w) =>
+    !best || w.downloaded + w.uploaded > best.downloaded + best.uploaded ? w : best, undefined)
+}
+
+/** The capture flow of a wire: same peer endpoint, most bytes. */
+export function flowOfWire(obs: Observation, w: WireRecord): OurFlow | undefined {
+  const ep = `${v4(w.remoteAddress)}:${w.remotePort}`
+  return ourFlows(obs)
+    .filter((f) => f.peerEndpoint === ep)
+    .reduce<OurFlow | undefined>((best, f) => (!best || totalBytes(f.flow) > totalBytes(best.flow) ? f : best), undefined)
+}
+
+/** Human summary of an observation, for failure messages. */
+export function describeObservation(obs: Observation): string {
+  const lines = [
+    `completed=${obs.completed} in ${(obs.elapsedMs / 1000).toFixed(1)} s (scenario ${(obs.totalMs / 1000).toFixed(1)} s)`,
+    `sha256 expected ${obs.expectedSha256.slice(0, 16)}… received ${obs.receivedSha256?.slice(0, 16) ?? '-'}…`,
+    `our port ${obs.ourPort}; peer ${obs.peer.kind} pid ${obs.peer.pid} on ${obs.peer.address}:${obs.peer.port}`,
+    `wires: ${JSON.stringify(obs.wires)}`,
+    `mseStats: ${JSON.stringify(obs.stats)}`,
+    `our torrent: downloaded ${obs.ourDownloaded} uploaded ${obs.ourUploaded}`,
+    `peer's view: ${JSON.stringify(obs.peerView)}`,
+    `flows:\n        ${obs.analysis ? describeFlows(obs.analysis.flows).split('\n').join('\n        ') : '(no capture)'}`,
+    `timeline:\n        ${obs.timeline.join('\n        ')}`,
+    `peer log:\n        ${obs.peerLog.split('\n').join('\n        ')}`,
+  ]
+  return `\n      ${lines.join('\n      ')}`
+}

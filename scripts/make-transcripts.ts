@@ -1,0 +1,399 @@
+/**
+ * Generates test-fixtures/mse-core/transcripts.json: known-answer MSE handshake transcripts.
+ *
+ *   node --import tsx --conditions=source scripts/make-transcripts.ts          (write the fixture)
+ *   node --import tsx --conditions=source scripts/make-transcripts.ts --check  (compare with the file)
+ *
+ * Each transcript runs mse-core's InitiatorHandshake and ResponderHandshake with injected, seeded
+ * randomness (the `random` option) and records every flight. The same transcript is then recomputed by an
+ * independent straight-line reference written below, built only from BigInt modPow, node:crypto
+ * createHash('sha1') and a byte-at-a-time RC4; if any byte differs, nothing is written.
+ *
+ * The only thing the reference shares with the package is how the handshake draws from the random
+ * source (that is what makes a transcript reproducible at all): a private key is random(20) (drawn again
+ * if all zero); a pad length is 16 bits from random(2), rejection-sampled to be uniform in 0..512; PadA
+ * and PadB bytes come from random(length) right after; PadC and PadD are zero bytes of a drawn length.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  InitiatorHandshake, ResponderHandshake, SkeyRegistry, nodeCryptoProvider,
+  type EncryptionPolicy, type HandshakeStep
+} from 'mse-core'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const OUTPUT = join(ROOT, 'test-fixtures', 'mse-core', 'transcripts.json')
+
+// ---- the deterministic random source ---------------------------------------------------------------
+
+const DRBG_DEFINITION =
+  'block i = SHA-256(UTF-8(seed) || uint32be(i)) for i = 0, 1, 2, ...; the stream is the blocks concatenated; ' +
+  'each call random(n) returns the next n bytes of the stream'
+
+function drbg (seed: string): (n: number) => Uint8Array {
+  let counter = 0
+  let block = Buffer.alloc(0)
+  let used = 0
+  return n => {
+    const out = new Uint8Array(n)
+    for (let k = 0; k < n; k++) {
+      if (used === block.length) {
+        const c = Buffer.alloc(4)
+        c.writeUInt32BE(counter++)
+        block = createHash('sha256').update(Buffer.from(seed, 'utf8')).update(c).digest()
+        used = 0
+      }
+      out[k] = block[used++]!
+    }
+    return out
+  }
+}
+
+// ---- the independent reference ---------------------------------------------------------------------
+
+// Typed in from the MSE specification, not imported from the package.
+const P = BigInt('0xFFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563')
+
+function modPow (base: bigint, exponent: bigint, modulus: bigint): bigint {
+  let result = 1n
+  base %= modulus
+  while (exponent > 0n) {
+    if (exponent & 1n) result = result * base % modulus
+    base = base * base % modulus
+    exponent >>= 1n
+  }
+  return result
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
+const big = (b: Uint8Array): bigint => BigInt('0x' + (hex(b) || '0'))
+const bytes96 = (v: bigint): Uint8Array => unhex(v.toString(16).padStart(192, '0'))
+const cat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
+const be16 = (n: number): Uint8Array => Uint8Array.of(n >> 8, n & 0xff)
+const be32 = (n: number): Uint8Array => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
+
+function sha1 (...parts: (string | Uint8Array)[]): Uint8Array {
+  const h = createHash('sha1')
+  for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'latin1') : p)
+  return new Uint8Array(h.digest())
+}
+
+/** Byte-at-a-time RC4 with the first 1024 keystream bytes dropped, as MSE uses it. */
+function rc4 (key: Uint8Array): (data: Uint8Array) => Uint8Array {
+  const s = new Uint8Array(256)
+  for (let k = 0; k < 256; k++) s[k] = k
+  for (let k = 0, j = 0; k < 256; k++) {
+    j = (j + s[k]! + key[k % key.length]!) & 0xff
+    const t = s[k]!; s[k] = s[j]!; s[j] = t
+  }
+  let i = 0
+  let j = 0
+  const crypt = (data: Uint8Array): Uint8Array => {
+    const out = new Uint8Array(data.length)
+    for (let k = 0; k < data.length; k++) {
+      i = (i + 1) & 0xff
+      j = (j + s[i]!) & 0xff
+      const t = s[i]!; s[i] = s[j]!; s[j] = t
+      out[k] = data[k]! ^ s[(s[i]! + s[j]!) & 0xff]!
+    }
+    return out
+  }
+  crypt(new Uint8Array(1024))
+  return crypt
+}
+
+function refPrivateKey (random: (n: number) => Uint8Array): Uint8Array {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const key = random(20)
+    if (key.some(b => b !== 0)) return key
+  }
+  throw new Error('all-zero random source')
+}
+
+/** How many 16-bit pad-length draws the current transcript rejected (to find a transcript that has one). */
+let padLengthRedraws = 0
+
+function refPadLength (random: (n: number) => Uint8Array): number {
+  const limit = Math.floor(65536 / 513) * 513
+  for (let attempt = 0; attempt < 64; attempt++) {
+    const r = random(2)
+    const v = (r[0]! << 8) | r[1]!
+    if (v < limit) return v % 513
+    padLengthRedraws++
+  }
+  return 0
+}
+
+function refProvide (policy: EncryptionPolicy): number {
+  return policy === 'required' ? 0x02 : 0x03
+}
+
+function refSelect (policy: EncryptionPolicy, provide: number): number {
+  const rc4Offered = (provide & 0x02) !== 0
+  const plainOffered = (provide & 0x01) !== 0
+  if (policy === 'required') return rc4Offered ? 0x02 : 0
+  if (policy === 'preferred') return rc4Offered ? 0x02 : plainOffered ? 0x01 : 0
+  if (policy === 'tolerated') return plainOffered ? 0x01 : rc4Offered ? 0x02 : 0
+  return 0
+}
+
+interface Spec {
+  name: string
+  description: string
+  seeds: { initiator: string, responder: string }
+  infoHash: string
+  initiatorPolicy: EncryptionPolicy
+  responderPolicy: EncryptionPolicy
+  ia: string
+  payload: { aToB: string, bToA: string }
+}
+
+interface Transcript extends Spec {
+  skey: string
+  privateKeys: { initiator: string, responder: string }
+  padLengths: { padA: number, padB: number, padC: number, padD: number }
+  /** Pad-length draws rejected (>= 65151) and drawn again. */
+  padLengthRedraws: number
+  Ya: string
+  Yb: string
+  S: string
+  cryptoProvide: number
+  cryptoSelect: number
+  method: 'rc4' | 'plaintext-after-mse'
+  flights: { '1': string, '2': string, '3': string, '4': string }
+  wire: { aToB: string, bToA: string }
+}
+
+/** The whole transcript, straight from the specification. */
+function reference (spec: Spec): Transcript {
+  padLengthRedraws = 0
+  const randomA = drbg(spec.seeds.initiator)
+  const randomB = drbg(spec.seeds.responder)
+  const infoHash = unhex(spec.infoHash)
+  const skey = infoHash.subarray(0, 20) // v1: the info hash; v2: SHA-256 info hash truncated to 20 bytes
+  const ia = unhex(spec.ia)
+
+  // Flight 1: A's key and PadA.
+  const xa = refPrivateKey(randomA)
+  const padALength = refPadLength(randomA)
+  const padA = randomA(padALength)
+  const ya = bytes96(modPow(2n, big(xa), P))
+  const flight1 = cat(ya, padA)
+
+  // Flight 2: B's key and PadB (B answers as soon as it sees A's key).
+  const xb = refPrivateKey(randomB)
+  const padBLength = refPadLength(randomB)
+  const padB = randomB(padBLength)
+  const yb = bytes96(modPow(2n, big(xb), P))
+  const flight2 = cat(yb, padB)
+
+  const s = bytes96(modPow(big(yb), big(xa), P))
+  if (hex(s) !== hex(bytes96(modPow(big(ya), big(xb), P)))) throw new Error('DH does not agree')
+  const encryptA = rc4(sha1('keyA', s, skey))
+  const encryptB = rc4(sha1('keyB', s, skey))
+
+  // Flight 3.
+  const provide = refProvide(spec.initiatorPolicy)
+  const padCLength = refPadLength(randomA)
+  const flight3 = cat(
+    sha1('req1', s),
+    sha1('req2', skey).map((b, k) => b ^ sha1('req3', s)[k]!),
+    encryptA(cat(new Uint8Array(8), be32(provide), be16(padCLength), new Uint8Array(padCLength), be16(ia.length))),
+    encryptA(ia)
+  )
+
+  // Flight 4.
+  const select = refSelect(spec.responderPolicy, provide)
+  if (select === 0) throw new Error(`${spec.name}: no common method`)
+  const padDLength = refPadLength(randomB)
+  const flight4 = encryptB(cat(new Uint8Array(8), be32(select), be16(padDLength), new Uint8Array(padDLength)))
+
+  // Payload after the handshake: RC4 streams continue; plaintext-after-mse sends it as is.
+  const aToB = unhex(spec.payload.aToB)
+  const bToA = unhex(spec.payload.bToA)
+  const useRc4 = select === 0x02
+
+  return {
+    ...spec,
+    skey: hex(skey),
+    privateKeys: { initiator: hex(xa), responder: hex(xb) },
+    padLengths: { padA: padALength, padB: padBLength, padC: padCLength, padD: padDLength },
+    padLengthRedraws,
+    Ya: hex(ya),
+    Yb: hex(yb),
+    S: hex(s),
+    cryptoProvide: provide,
+    cryptoSelect: select,
+    method: useRc4 ? 'rc4' : 'plaintext-after-mse',
+    flights: { 1: hex(flight1), 2: hex(flight2), 3: hex(flight3), 4: hex(flight4) },
+    wire: { aToB: hex(useRc4 ? encryptA(aToB) : aToB), bToA: hex(useRc4 ? encryptB(bToA) : bToA) }
+  }
+}
+
+// ---- the package under test ------------------------------------------------------------------------
+
+function expectStatus (step: HandshakeStep, status: HandshakeStep['status'], what: string): void {
+  if (step.status !== status) {
+    const detail = step.status === 'failed' ? `: ${step.error.message}` : ''
+    throw new Error(`${what}: expected ${status}, got ${step.status}${detail}`)
+  }
+}
+
+/** The flights and outcome as mse-core produces them, in the shape of a transcript's recorded fields. */
+function system (spec: Spec): Pick<Transcript, 'flights' | 'method' | 'cryptoProvide' | 'cryptoSelect' | 'wire'> {
+  const skeys = new SkeyRegistry(nodeCryptoProvider)
+  skeys.add(spec.infoHash)
+  const a = new InitiatorHandshake({
+    policy: spec.initiatorPolicy, random: drbg(spec.seeds.initiator), infoHash: spec.infoHash, initialPayload: unhex(spec.ia)
+  })
+  const b = new ResponderHandshake({ policy: spec.responderPolicy, random: drbg(spec.seeds.responder), skeys })
+  const s1 = a.start(0)
+  expectStatus(b.start(0), 'pending', 'B start')
+  const s2 = b.receive(s1.send, 1)
+  expectStatus(s2, 'pending', 'flight 1 to B')
+  const s3 = a.receive(s2.send, 2)
+  expectStatus(s3, 'pending', 'flight 2 to A')
+  const s4 = b.receive(s3.send, 3)
+  expectStatus(s4, 'done', 'flight 3 to B')
+  const end = a.receive(s4.send, 4)
+  expectStatus(end, 'done', 'flight 4 to A')
+  if (s4.status !== 'done' || end.status !== 'done') throw new Error('unreachable')
+  const ra = end.result
+  const rb = s4.result
+  if (ra.method !== rb.method) throw new Error(`methods differ: ${ra.method} / ${rb.method}`)
+  if (hex(rb.payload) !== spec.ia) throw new Error('B did not receive IA')
+  if (ra.method === 'plaintext') throw new Error('unexpected plaintext')
+
+  const aToB = unhex(spec.payload.aToB)
+  const bToA = unhex(spec.payload.bToA)
+  const wireAToB = ra.encryptor ? ra.encryptor.process(aToB) : aToB
+  const wireBToA = rb.encryptor ? rb.encryptor.process(bToA) : bToA
+  const backAtB = rb.decryptor ? rb.decryptor.process(wireAToB) : wireAToB
+  const backAtA = ra.decryptor ? ra.decryptor.process(wireBToA) : wireBToA
+  if (hex(backAtB) !== hex(aToB) || hex(backAtA) !== hex(bToA)) throw new Error('payload does not round-trip')
+
+  return {
+    flights: { 1: hex(s1.send), 2: hex(s2.send), 3: hex(s3.send), 4: hex(s4.send) },
+    method: ra.method,
+    cryptoProvide: ra.cryptoProvide!,
+    cryptoSelect: ra.cryptoSelect!,
+    wire: { aToB: hex(wireAToB), bToA: hex(wireBToA) }
+  }
+}
+
+// ---- the transcripts -------------------------------------------------------------------------------
+
+function infoHashFor (name: string, length = 20): string {
+  const algorithm = length === 32 ? 'sha256' : 'sha1'
+  return createHash(algorithm).update('mse-core transcript torrent ' + name).digest('hex')
+}
+
+function bittorrentHandshake (infoHash: string, peerId: string): string {
+  const out = Buffer.alloc(68)
+  out[0] = 19
+  out.write('BitTorrent protocol', 1, 'latin1')
+  out[25] = 0x10
+  out.set(unhex(infoHash).subarray(0, 20), 28)
+  out.write(peerId, 48, 'latin1')
+  return out.toString('hex')
+}
+
+function spec (name: string, description: string, options: {
+  initiatorPolicy?: EncryptionPolicy, responderPolicy?: EncryptionPolicy, ia?: boolean, infoHashLength?: number, seeds?: Spec['seeds']
+}): Spec {
+  const infoHash = infoHashFor(name, options.infoHashLength)
+  return {
+    name,
+    description,
+    seeds: options.seeds ?? { initiator: `${name}/initiator`, responder: `${name}/responder` },
+    infoHash,
+    initiatorPolicy: options.initiatorPolicy ?? 'preferred',
+    responderPolicy: options.responderPolicy ?? 'preferred',
+    ia: options.ia === false ? '' : bittorrentHandshake(infoHash, '-MS0001-transcript01'),
+    payload: {
+      aToB: Buffer.from(`payload from A after the handshake (${name})`).toString('hex'),
+      bToA: Buffer.from(`payload from B after the handshake (${name})`).toString('hex')
+    }
+  }
+}
+
+/** Searches seed pairs name/initiator/N, name/responder/N until `accept` holds for the reference transcript. */
+function search (base: Spec, accept: (t: Transcript) => boolean): Spec {
+  for (let n = 0; n < 100_000; n++) {
+    const candidate = { ...base, seeds: { initiator: `${base.name}/initiator/${n}`, responder: `${base.name}/responder/${n}` } }
+    if (accept(reference(candidate))) return candidate
+  }
+  throw new Error(`${base.name}: search failed`)
+}
+
+const leadingZero = (h: string): boolean => h.startsWith('00')
+
+const SPECS: Spec[] = [
+  spec('rc4-ia68', 'preferred/preferred, RC4, IA = a 68-byte BitTorrent handshake', {}),
+  spec('rc4-no-ia', 'preferred/preferred, RC4, no IA', { ia: false }),
+  spec('plaintext-after-mse', 'preferred initiator, tolerated responder: plaintext payload after an MSE header, IA still RC4', {
+    responderPolicy: 'tolerated'
+  }),
+  spec('required-required', 'required/required: RC4 only offered and selected', {
+    initiatorPolicy: 'required', responderPolicy: 'required'
+  }),
+  spec('tolerated-required', 'tolerated initiator (offers both), required responder: RC4', {
+    initiatorPolicy: 'tolerated', responderPolicy: 'required', ia: false
+  }),
+  spec('v2-info-hash', 'a 32-byte (v2, SHA-256) info hash: SKEY is its first 20 bytes', { infoHashLength: 32 }),
+  search(spec('ya-leading-zero', 'Ya has a leading zero byte (still 96 bytes on the wire)', {}), t => leadingZero(t.Ya)),
+  search(spec('yb-leading-zero', 'Yb has a leading zero byte (still 96 bytes on the wire)', { ia: false }), t => leadingZero(t.Yb)),
+  search(spec('s-leading-zero', 'S has a leading zero byte (still 96 bytes inside every hash)', {}), t => leadingZero(t.S)),
+  search(spec('pad-length-redraw', 'a pad-length draw fell in the rejected range and was drawn again (uniform 0..512)', {}),
+    t => t.padLengthRedraws > 0)
+]
+
+function main (): void {
+  const transcripts: Transcript[] = []
+  for (const s of SPECS) {
+    const ref = reference(s)
+    const sys = system(s)
+    const mismatches: string[] = []
+    for (const k of ['1', '2', '3', '4'] as const) {
+      if (ref.flights[k] !== sys.flights[k]) mismatches.push(`flight ${k}`)
+    }
+    if (ref.method !== sys.method) mismatches.push(`method ${ref.method} / ${sys.method}`)
+    if (ref.cryptoProvide !== sys.cryptoProvide) mismatches.push('crypto_provide')
+    if (ref.cryptoSelect !== sys.cryptoSelect) mismatches.push('crypto_select')
+    if (ref.wire.aToB !== sys.wire.aToB || ref.wire.bToA !== sys.wire.bToA) mismatches.push('payload after the handshake')
+    if (mismatches.length > 0) {
+      console.error(`${s.name}: mse-core and the reference disagree on ${mismatches.join(', ')}; fixture NOT written`)
+      process.exit(1)
+    }
+    transcripts.push(ref)
+    console.log(`${s.name}: ${ref.method}, flights ${[1, 2, 3, 4].map(k => ref.flights[String(k) as '1'].length / 2).join('/')} bytes, seeds ${s.seeds.initiator} | ${s.seeds.responder}`)
+  }
+  const fixture = {
+    description: 'Known-answer MSE handshake transcripts, generated by scripts/make-transcripts.ts; every flight was ' +
+      'produced by mse-core and recomputed by an independent reference (BigInt modPow, SHA-1, byte-at-a-time RC4).',
+    drbg: DRBG_DEFINITION,
+    randomUse: 'private key = random(20) (redrawn if all zero); pad length = uint16be(random(2)) rejection-sampled below ' +
+      'floor(65536/513)*513, modulo 513; PadA/PadB bytes = random(length) right after; PadC/PadD are zero bytes. ' +
+      'Order: A draws key, len(PadA), PadA at flight 1 and len(PadC) at flight 3; B draws key, len(PadB), PadB at flight 2 and len(PadD) at flight 4.',
+    prime: P.toString(16),
+    transcripts
+  }
+  const text = JSON.stringify(fixture, null, 2) + '\n'
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(OUTPUT, 'utf8')
+    if (current !== text) {
+      console.error(`${OUTPUT} differs from what the generator produces`)
+      process.exit(1)
+    }
+    console.log(`${OUTPUT} is up to date`)
+    return
+  }
+  mkdirSync(dirname(OUTPUT), { recursive: true })
+  writeFileSync(OUTPUT, text)
+  console.log(`wrote ${transcripts.length} transcripts to ${OUTPUT}`)
+}
+
+main()
