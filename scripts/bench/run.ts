@@ -18,11 +18,12 @@ import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { coreSection } from './core.js'
+import { wireSection } from './wire.js'
 import { formatTable, mergeResults, type Row, type Section, type Target } from './lib.js'
 
 const SECTIONS: Section[] = [
-  coreSection
-  // wireSection, from './wire.js'
+  coreSection,
+  wireSection
 ]
 
 const RESULTS_FILE = fileURLToPath(new URL('../../bench-results.json', import.meta.url))

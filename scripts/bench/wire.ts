@@ -22,12 +22,28 @@
  */
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { transformSync } from 'esbuild'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { fmt, fmtRatio, formatTable, median, ratio, round, target, type Row, type Section, type SectionReport } from './lib.js'
 import type { LeechReport, SeedReport, WireBenchMode } from './wire-peer.js'
 
-export const WIRE_MODES: readonly WireBenchMode[] = ['plaintext', 'ours_rc4', 'upstream_rc4']
+/**
+ * What is measured. The three headline figures run as their users run them: `ours_rc4` in a process with
+ * OpenSSL's RC4 available, as the webtorrent-mse launcher starts it (mse-core then picks OpenSSL's RC4);
+ * `upstream_rc4` without it, as a default webtorrent user runs (bittorrent-protocol's JS fallback, with its
+ * console warning). Two more rows show the other combinations, for context.
+ */
+export type WireContender = WireBenchMode | 'ours_rc4_js' | 'upstream_rc4_native'
+const CONTENDERS: Record<WireContender, { peerMode: WireBenchMode, legacyProvider: boolean }> = {
+  plaintext: { peerMode: 'plaintext', legacyProvider: false },
+  ours_rc4: { peerMode: 'ours_rc4', legacyProvider: true },
+  upstream_rc4: { peerMode: 'upstream_rc4', legacyProvider: false },
+  ours_rc4_js: { peerMode: 'ours_rc4', legacyProvider: false },
+  upstream_rc4_native: { peerMode: 'upstream_rc4', legacyProvider: true }
+}
+export const WIRE_MODES = Object.keys(CONTENDERS) as WireContender[]
 
 export interface WireBenchOptions {
   /** Bytes of piece data per run (default 256 MiB). */
@@ -39,19 +55,20 @@ export interface WireBenchOptions {
   /** Write V8 CPU profiles of both ends of every run into this directory. */
   cpuProfDir?: string
   /** Which modes to run (default all three). */
-  modes?: readonly WireBenchMode[]
+  modes?: readonly WireContender[]
   /** Progress lines (default: none). */
   log?: (line: string) => void
 }
 
 export interface WireRun extends LeechReport {
+  contender: WireContender
   mbPerS: number
   seedCpuMs: number
   seedMethod: string
 }
 
 export interface WireBenchResult {
-  wire_mb_s: Record<WireBenchMode, number | null>
+  wire_mb_s: Record<WireContender, number | null>
   ratios: { wire_ours_vs_plaintext: number | null, wire_ours_vs_upstream: number | null }
   detail: {
     bytes_per_run: number
@@ -64,14 +81,28 @@ export interface WireBenchResult {
      * MB/s if each end had a core to itself: bytes / the busier end's CPU time (median of runs). Much less
      * sensitive to other processes on a shared machine than wall time; what the CPU cost of each mode allows.
      */
-    cpu_bound_mb_s: Record<WireBenchMode, number | null>
+    cpu_bound_mb_s: Record<WireContender, number | null>
     cpu_bound_ratios: { ours_vs_plaintext: number | null, ours_vs_upstream: number | null }
     /** Median CPU milliseconds per MiB on each end: where the cycles go. */
-    cpu_ms_per_mib: Record<WireBenchMode, { leech: number | null, seed: number | null }>
+    cpu_ms_per_mib: Record<WireContender, { leech: number | null, seed: number | null }>
   }
 }
 
-const PEER_SCRIPT = fileURLToPath(new URL('./wire-peer.ts', import.meta.url))
+const PEER_SOURCE = fileURLToPath(new URL('./wire-peer.ts', import.meta.url))
+const PEER_SCRIPT = fileURLToPath(new URL('./.build/wire-peer.mjs', import.meta.url))
+
+/**
+ * The peers run as plain JavaScript on the built packages (dist), without tsx: tsx's ESM loader starts a
+ * worker thread, which detaches an ArrayBuffer and trips V8's process-wide "ArrayBuffer detaching"
+ * protector, slowing every typed-array byte loop (RC4 included) by a quarter (see rc4-child.mjs). So the
+ * peer script is transpiled here (types stripped) next to the source, and its imports of mse-core and
+ * mse-wire resolve to their dist builds (`npm run bench` builds them first).
+ */
+function buildPeerScript (): void {
+  const { code } = transformSync(readFileSync(PEER_SOURCE, 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' })
+  mkdirSync(fileURLToPath(new URL('./.build/', import.meta.url)), { recursive: true })
+  writeFileSync(PEER_SCRIPT, code)
+}
 const MiB = 1024 * 1024
 const RUN_TIMEOUT_MS = 60_000
 
@@ -82,12 +113,12 @@ interface Child {
   exited: Promise<void>
 }
 
-function spawnPeer (args: string[], cpuProfDir: string | undefined): Child {
-  const execArgv = ['--import', 'tsx', '--conditions=source']
-  // One directory per process: tsx's loader thread writes a profile of its own next to the main thread's.
+function spawnPeer (args: string[], legacyProvider: boolean, cpuProfDir: string | undefined): Child {
+  const execArgv = legacyProvider ? ['--openssl-legacy-provider'] : []
   if (cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${args[0]}-${args[1]}-${Date.now()}`)
-  // No --openssl-legacy-provider, whatever the parent runs with: upstream must take its default RC4 path.
+  // The legacy provider only where the contender says so, whatever the parent runs with.
   const env = { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace(/--openssl-legacy-provider/g, '') }
+  delete env.MSE_RC4_BACKEND
   const child = fork(PEER_SCRIPT, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const messages: any[] = []
   const waiters: Array<() => void> = []
@@ -117,18 +148,19 @@ function spawnPeer (args: string[], cpuProfDir: string | undefined): Child {
   }
 }
 
-async function runOnce (mode: WireBenchMode, bytes: number, window: number, cpuProfDir: string | undefined): Promise<WireRun> {
+async function runOnce (contender: WireContender, bytes: number, window: number, cpuProfDir: string | undefined): Promise<WireRun> {
+  const { peerMode: mode, legacyProvider } = CONTENDERS[contender]
   const infoHash = randomBytes(20).toString('hex')
-  const seed = spawnPeer(['seed', mode, infoHash], cpuProfDir)
+  const seed = spawnPeer(['seed', mode, infoHash], legacyProvider, cpuProfDir)
   let leech: Child | undefined
   try {
     const port = await seed.message(m => m?.port as number | undefined)
-    leech = spawnPeer(['leech', mode, infoHash, String(port), String(bytes), String(window)], cpuProfDir)
+    leech = spawnPeer(['leech', mode, infoHash, String(port), String(bytes), String(window)], legacyProvider, cpuProfDir)
     const report = await leech.message(m => m?.leech as LeechReport | undefined)
     // Ask the seed for its CPU time only now that the transfer is over.
     seed.send('report')
     const seedReport = await seed.message(m => m?.seed as SeedReport | undefined)
-    return { ...report, mbPerS: report.bytes / 1e6 / (report.ms / 1000), seedCpuMs: seedReport.cpuMs, seedMethod: seedReport.method }
+    return { ...report, contender, mbPerS: report.bytes / 1e6 / (report.ms / 1000), seedCpuMs: seedReport.cpuMs, seedMethod: seedReport.method }
   } finally {
     // Both exit by themselves once done (writing their CPU profiles, if asked); kill only what hangs.
     const grace = new Promise<void>(resolve => setTimeout(resolve, 5000).unref())
@@ -145,19 +177,20 @@ export async function runWireBench (options: WireBenchOptions = {}): Promise<Wir
   const window = options.window ?? 64
   const log = options.log ?? (() => {})
   const modes = options.modes ?? WIRE_MODES
+  buildPeerScript()
   const all: WireRun[] = []
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < modes.length; k++) {
       const mode = modes[(k + round) % modes.length]!
       const run = await runOnce(mode, bytes, window, options.cpuProfDir)
       if (run.mismatches > 0) throw new Error(`${mode}: ${run.mismatches} blocks arrived corrupted`)
-      log(`  round ${round + 1}/${runs} ${mode.padEnd(12)} ${fmt(run.mbPerS).padStart(6)} MB/s  (${run.method}/${run.seedMethod}; CPU ms/MiB leech ${fmt(run.cpuMs / (bytes / MiB), 2)}, seed ${fmt(run.seedCpuMs / (bytes / MiB), 2)})`)
+      log(`  round ${round + 1}/${runs} ${mode.padEnd(19)} ${fmt(run.mbPerS).padStart(6)} MB/s  (${run.method}/${run.seedMethod}; CPU ms/MiB leech ${fmt(run.cpuMs / (bytes / MiB), 2)}, seed ${fmt(run.seedCpuMs / (bytes / MiB), 2)})`)
       all.push(run)
     }
   }
-  const byMode = (mode: WireBenchMode): WireRun[] => all.filter(r => r.mode === mode)
-  const mbps = Object.fromEntries(WIRE_MODES.map(m => [m, round(median(byMode(m).map(r => r.mbPerS)), 1)])) as Record<WireBenchMode, number | null>
-  const cpuBound = Object.fromEntries(WIRE_MODES.map(m => [m, round(median(byMode(m).map(r => r.bytes / 1e6 / (Math.max(r.cpuMs, r.seedCpuMs) / 1000))), 1)])) as Record<WireBenchMode, number | null>
+  const byMode = (contender: WireContender): WireRun[] => all.filter(r => r.contender === contender)
+  const mbps = Object.fromEntries(WIRE_MODES.map(m => [m, round(median(byMode(m).map(r => r.mbPerS)), 1)])) as Record<WireContender, number | null>
+  const cpuBound = Object.fromEntries(WIRE_MODES.map(m => [m, round(median(byMode(m).map(r => r.bytes / 1e6 / (Math.max(r.cpuMs, r.seedCpuMs) / 1000))), 1)])) as Record<WireContender, number | null>
   return {
     wire_mb_s: mbps,
     ratios: {
@@ -190,7 +223,9 @@ function report (result: WireBenchResult): SectionReport {
   const rows: Row[] = [
     ['wire MB/s: plaintext (Wire PE 0, no MSE)', fmt(mbps.plaintext), '', '', 'ceiling'],
     ['wire MB/s: ours_rc4 / plaintext', fmt(mbps.ours_rc4), fmt(mbps.plaintext), fmtRatio(ratios.wire_ours_vs_plaintext), 'target >= 0.85x'],
-    ['wire MB/s: ours_rc4 / upstream_rc4 (PE 2)', fmt(mbps.ours_rc4), fmt(mbps.upstream_rc4), fmtRatio(ratios.wire_ours_vs_upstream), 'target >= 2x']
+    ['wire MB/s: ours_rc4 / upstream_rc4 (PE 2)', fmt(mbps.ours_rc4), fmt(mbps.upstream_rc4), fmtRatio(ratios.wire_ours_vs_upstream), 'target >= 2x'],
+    ['  ours, JavaScript RC4 (no legacy provider)', fmt(mbps.ours_rc4_js), fmt(mbps.plaintext), fmtRatio(ratio(mbps.ours_rc4_js, mbps.plaintext)), `detail: ${fmtRatio(ratio(mbps.ours_rc4_js, mbps.upstream_rc4))} upstream JS`],
+    ['  upstream PE 2 with OpenSSL RC4', fmt(mbps.upstream_rc4_native), fmt(mbps.plaintext), fmtRatio(ratio(mbps.upstream_rc4_native, mbps.plaintext)), `detail: ours is ${fmtRatio(ratio(mbps.ours_rc4, mbps.upstream_rc4_native))} of it`]
   ]
   return {
     results: {
@@ -204,9 +239,10 @@ function report (result: WireBenchResult): SectionReport {
     ],
     rows,
     notes: [
-      `${result.detail.bytes_per_run / MiB} MiB per run over 127.0.0.1, seed and leech in separate processes (node --import tsx --conditions=source), ` +
+      `${result.detail.bytes_per_run / MiB} MiB per run over 127.0.0.1, seed and leech in separate processes (plain node on the built packages), ` +
         `${result.detail.window_requests} x 16 KiB requests in flight; median of ${result.detail.runs_per_mode} interleaved runs per mode; MB = 10^6 bytes.`,
-      `the children ran without --openssl-legacy-provider, as a default webtorrent user runs: OpenSSL RC4 was ${native === null ? 'not checked' : native ? 'AVAILABLE (unexpected: the legacy provider is enabled somewhere)' : 'unavailable, so upstream_rc4 used bittorrent-protocol\'s JS fallback (nativeRC4 false) and ours_rc4 mse-core\'s JS RC4'}.`,
+      'ours_rc4 and upstream_rc4_native ran with --openssl-legacy-provider (as the webtorrent-mse launcher starts; OpenSSL RC4); ' +
+        `plaintext, upstream_rc4 and ours_rc4_js without it, as a default webtorrent user runs (JS RC4; OpenSSL RC4 seen in any run: ${String(native)}).`,
       `CPU-bound MB/s (bytes / the busier end's CPU time; robust to other load): ${WIRE_MODES.map(m => `${m} ${fmt(cpu[m])}`).join(', ')}; ` +
         `ours/plaintext ${fmtRatio(result.detail.cpu_bound_ratios.ours_vs_plaintext)}, ours/upstream ${fmtRatio(result.detail.cpu_bound_ratios.ours_vs_upstream)}.`,
       `CPU ms per MiB (median, leech / seed): ${WIRE_MODES.map(m => `${m} ${fmt(result.detail.cpu_ms_per_mib[m].leech, 2)} / ${fmt(result.detail.cpu_ms_per_mib[m].seed, 2)}`).join(', ')}.`
@@ -230,7 +266,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const runs = option('runs') ? Number(option('runs')) : undefined
   const window = option('window') ? Number(option('window')) : undefined
   const cpuProfDir = option('cpu-prof')
-  const modes = option('modes')?.split(',') as WireBenchMode[] | undefined
+  const modes = option("modes")?.split(",") as WireContender[] | undefined
   if (modes?.some(m => !WIRE_MODES.includes(m))) throw new Error(`--modes: one of ${WIRE_MODES.join(', ')}`)
   if (loadavg()[0]! > cpus().length * 0.5) console.log(`warning: load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} CPUs: figures will be noisy`)
   console.log(`== wire: ${wireSection.description}`)
