@@ -4,17 +4,20 @@ import { createRequire } from 'node:module'
 
 const require = createRequire(import.meta.url)
 const NAMES = ['RTCPeerConnection', 'RTCSessionDescription', 'RTCIceCandidate', 'RTCDataChannel']
+/** Marks this module's own lazy classes, so they are never mistaken for a real implementation. */
+const LAZY = Symbol.for('webrtc-polyfill.local-stand-in')
 
-let resolved
-function implementation () {
-  if (resolved) return resolved
-  if (typeof globalThis.RTCPeerConnection === 'function') {
-    resolved = globalThis
-    return resolved
-  }
+let installedPackage
+
+/** The real implementation: the runtime's own globals, else the node-datachannel package, else an error. */
+export function implementation () {
+  const global = globalThis.RTCPeerConnection
+  // Looked up each time: a runtime's WebRTC may be installed after this module loads.
+  if (typeof global === 'function' && !global[LAZY]) return globalThis
+  if (installedPackage) return installedPackage
   try {
-    resolved = require('node-datachannel/polyfill')
-    return resolved
+    installedPackage = require('node-datachannel/polyfill')
+    return installedPackage
   } catch (err) {
     const error = new Error(
       'WebRTC peers need a WebRTC implementation and none is installed. ' +
@@ -27,7 +30,7 @@ function implementation () {
 
 function lazyClass (name) {
   // A constructor that builds the real class on first use and throws a clear error where none exists.
-  return class {
+  const Lazy = class {
     constructor (...args) {
       const Real = implementation()[name]
       return new Real(...args)
@@ -37,6 +40,9 @@ function lazyClass (name) {
       try { return value instanceof implementation()[name] } catch { return false }
     }
   }
+  Object.defineProperty(Lazy, LAZY, { value: true })
+  Object.defineProperty(Lazy, 'name', { value: name })
+  return Lazy
 }
 
 export const RTCPeerConnection = lazyClass('RTCPeerConnection')

@@ -1,5 +1,11 @@
-// Mirrors webrtc-polyfill/polyfill: installs the globals only where a real implementation exists.
-import * as webrtc from './index.js'
-for (const name of webrtc.implementedNames) {
-  if (typeof globalThis[name] === 'undefined') globalThis[name] = webrtc[name]
+// Mirrors webrtc-polyfill/polyfill: installs real WebRTC globals where an implementation exists, and
+// nothing where none does (so `typeof RTCPeerConnection` keeps telling the truth).
+import { implementation, implementedNames } from './index.js'
+
+let real
+try { real = implementation() } catch { real = undefined }
+if (real && real !== globalThis) {
+  for (const name of implementedNames) {
+    if (typeof globalThis[name] === 'undefined' && real[name]) globalThis[name] = real[name]
+  }
 }
