@@ -28,7 +28,10 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
   WebTorrent.prototype.add = function patchedAdd (this: any, ...args: any[]) {
     const torrent = originalAdd.apply(this, args as any)
     const state = mseStateOf(this)
-    if (state) trackTorrent(this, state, torrent)
+    if (state) {
+      trackTorrent(this, state, torrent)
+      announceEncryption(torrent, state)
+    }
     return torrent
   }
 
@@ -53,6 +56,18 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
       if (state.policy === 'required' || state.policy === 'preferred') this.wire.extendedHandshake.e = 1
     }
   }, { [Symbol.for('webtorrent-node.original')]: originalOnConnect })
+}
+
+/**
+ * Tracker hints, as Transmission and libtorrent send them: `supportcrypto=1` when we speak MSE, and
+ * `requirecrypto=1` under `required` (trackers that honour it hand out only peers that support MSE).
+ * webtorrent merges `torrent._getAnnounceOpts()` into every announce; a caller's own function is kept.
+ */
+function announceEncryption (torrent: any, state: MseClientState): void {
+  if (!torrent || state.policy === 'disabled') return
+  const callerOptions = torrent._getAnnounceOpts
+  const hints = state.policy === 'required' ? { supportcrypto: 1, requirecrypto: 1 } : { supportcrypto: 1 }
+  torrent._getAnnounceOpts = () => ({ ...(typeof callerOptions === 'function' ? callerOptions() : {}), ...hints })
 }
 
 /** Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. */
