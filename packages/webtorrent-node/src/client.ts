@@ -12,6 +12,21 @@ export interface WebTorrentOptions extends Record<string, any> {
 }
 
 /**
+ * Every discovery and port-mapping feature off, TCP only: a client that talks only to the peers it is
+ * given (`torrent.addPeer('127.0.0.1:PORT')`). What the `demo`, the tests and the interop suite use.
+ */
+export const LOOPBACK_ONLY: Readonly<WebTorrentOptions> = Object.freeze({
+  dht: false,
+  tracker: false,
+  lsd: false,
+  natUpnp: false,
+  natPmp: false,
+  utPex: false,
+  webSeeds: false,
+  utp: false
+})
+
+/**
  * Upstream's WebTorrent class with Message Stream Encryption on TCP. A drop-in: the same constructor
  * options plus `encryption`. Upstream's own PE (`secure`) is switched off so only one MSE layer runs.
  */

@@ -1,4 +1,4 @@
-export { default, WebTorrent, type WebTorrentOptions } from './client.js'
+export { default, WebTorrent, LOOPBACK_ONLY, type WebTorrentOptions } from './client.js'
 export { installMsePatches } from './patch/install.js'
 export { assertCompatibleWebTorrent, IncompatibleWebTorrentError } from './patch/seams.js'
 export { PeerMemory, type PeerKnowledge } from './pool/peer-memory.js'

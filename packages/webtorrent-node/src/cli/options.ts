@@ -2,7 +2,10 @@ import { isIP } from 'node:net'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import type { EncryptionPolicy, WebTorrentOptions } from '../index.js'
 
-export const ENCRYPTION_MODES: readonly EncryptionPolicy[] = ['required', 'preferred', 'tolerated', 'disabled']
+import { ENCRYPTION_POLICIES } from 'mse-core'
+
+/** The policies, in the order --help lists them (mse-core's list). */
+export const ENCRYPTION_MODES = ENCRYPTION_POLICIES
 
 export interface OutputOptions {
   json?: boolean
@@ -118,14 +121,5 @@ export function clientOptions (options: NetworkOptions): WebTorrentOptions {
   return result
 }
 
-/** Everything off but TCP on loopback: what `demo` (and tests) use. */
-export const LOOPBACK_ONLY: WebTorrentOptions = Object.freeze({
-  dht: false,
-  tracker: false,
-  lsd: false,
-  natUpnp: false,
-  natPmp: false,
-  utPex: false,
-  webSeeds: false,
-  utp: false
-})
+export { LOOPBACK_ONLY } from '../client.js'
+

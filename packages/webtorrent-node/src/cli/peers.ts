@@ -1,5 +1,4 @@
 import type { MseStats, PeerConnectionInfo } from '../index.js'
-import type { MseOutcome } from 'mse-wire'
 
 type Method = NonNullable<PeerConnectionInfo['method']>
 
@@ -53,48 +52,21 @@ export function formatCounts (counts: PeerCounts): string {
   return `${counts.total}: ${parts.join(' · ')}`
 }
 
-/** The webtorrent Peer that owns a wire (its `conn` is the MSE stream). */
-function peerOf (torrent: any, wire: any): any {
-  const peers: Map<string, any> | undefined = torrent?._peers
-  if (!peers) return undefined
-  for (const peer of peers.values()) if (peer?.wire === wire) return peer
-  return undefined
-}
-
-function isMseStream (conn: any): conn is { outcome?: MseOutcome, handshake: Promise<MseOutcome> } {
-  return conn != null && typeof conn.handshake?.then === 'function'
-}
-
 /**
- * Describes a wire from `wire.mse` plus, when it can be found, the MSE stream's outcome (for the IA
- * length and duration, which `wire.mse` does not carry). Waits (bounded) for the handshake outcome if
- * webtorrent announced the wire before the outcome was recorded.
+ * Describes a wire from `wire.mse`, which the client completes before it announces the wire. Async so
+ * that callers need not change if a future description needs to wait for something.
  */
-export async function describeWire (torrent: any, wire: any, address: string | undefined, waitMs = 2000): Promise<WireReport> {
-  const peer = peerOf(torrent, wire)
-  const conn = peer?.conn
-  let outcome: MseOutcome | undefined
-  if (isMseStream(conn)) {
-    outcome = conn.outcome
-    if (!outcome) {
-      let timer: ReturnType<typeof setTimeout> | undefined
-      outcome = await Promise.race([
-        conn.handshake,
-        new Promise<undefined>(resolve => { timer = setTimeout(() => resolve(undefined), waitMs) })
-      ])
-      clearTimeout(timer)
-    }
-  }
-  const info: PeerConnectionInfo | undefined = wire?.mse ?? peer?.mse
-  const type: string | undefined = peer?.type ?? wire?.type
+export async function describeWire (_torrent: unknown, wire: any, address: string | undefined): Promise<WireReport> {
+  const info: PeerConnectionInfo | undefined = wire?.mse
+  const type: string | undefined = wire?.type
   return {
-    address: displayAddress(address ?? peer?.addr ?? 'unknown'),
+    address: displayAddress(address ?? (wire?.remoteAddress ? `${wire.remoteAddress}:${wire.remotePort}` : 'unknown')),
     role: info?.role,
     attempt: info?.attempt,
-    method: info?.method ?? (outcome?.ok ? outcome.method : undefined),
+    method: info?.method,
     fallback: info?.fallback === true,
-    initialPayload: outcome?.ok ? outcome.initialPayloadLength : undefined,
-    handshakeMs: outcome?.ok ? outcome.durationMs : undefined,
+    initialPayload: info?.method === undefined ? undefined : info.initialPayloadLength,
+    handshakeMs: info?.method === undefined ? undefined : info.handshakeMs,
     transport: type?.startsWith('utp') ? 'uTP' : type?.startsWith('tcp') ? 'TCP' : type
   }
 }

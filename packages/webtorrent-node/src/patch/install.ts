@@ -48,9 +48,10 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
     const client = outgoing ? this.swarm?.client : clientOfIncoming.get(this.conn)
     const state = mseStateOf(client)
     if (!state) return originalOnConnect.call(this)
-    wrapConnection(this, state, outgoing)
+    const afterWire = wrapConnection(this, state, outgoing)
     originalOnConnect.call(this)
     if (this.wire) {
+      afterWire()
       this.wire.mse = this.mse
       // BEP 10 extended handshake: `e` = 1 tells the peer we prefer encrypted connections.
       if (state.policy === 'required' || state.policy === 'preferred') this.wire.extendedHandshake.e = 1
@@ -70,8 +71,11 @@ function announceEncryption (torrent: any, state: MseClientState): void {
   torrent._getAnnounceOpts = () => ({ ...(typeof callerOptions === 'function' ? callerOptions() : {}), ...hints })
 }
 
-/** Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. */
-function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): void {
+/**
+ * Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. Returns
+ * what to do once that Wire exists.
+ */
+function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): () => void {
   const raw = peer.conn
   const address: string = peer.addr ?? `${raw.remoteAddress}:${raw.remotePort}`
   const fallback = peer.__mseFallback === true
@@ -99,20 +103,21 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): v
   })
   peer.conn = stream
   if (attempt) state.stats.attempts[attempt] += 1
-  if (!outgoing) return
+  if (!outgoing) return () => {}
   const swarm = peer.swarm
   const source = peer.source
   const retries = peer.retries
   const knownBefore = state.memory.get(address)
 
-  // After onConnect has built the Wire (a microtask later): the retry, or watching a plaintext dial.
+  // A failed MSE dial: the one retry in plaintext, once the stream has reported (a microtask later).
   void stream.handshake.then(outcome => {
-    if (!outcome.ok && attempt === 'mse') {
-      const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback)
-      if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state, outcome)
-    }
-    if (outcome.ok && attempt === 'plaintext') watchPlaintextAttempt(peer, raw, stream, swarm, address, source, retries, state, fallback)
+    if (outcome.ok || attempt !== 'mse') return
+    const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback)
+    if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state, outcome)
   })
+  return () => {
+    if (attempt === 'plaintext') watchPlaintextAttempt(peer, raw, stream, swarm, address, source, retries, state, fallback)
+  }
 }
 
 function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
@@ -139,7 +144,8 @@ function watchPlaintextAttempt (peer: any, raw: any, stream: MseStream, swarm: a
   const wire = peer.wire
   if (!wire) return
   let answered = false
-  wire.once('handshake', () => {
+  // Before webtorrent's own listener, which announces the wire: `wire.mse.method` is set by then.
+  wire.prependOnceListener('handshake', () => {
     answered = true
     peer.mse.method = 'plaintext'
     state.stats.connected.plaintext += 1

@@ -4,10 +4,10 @@ import type { Command } from 'commander'
 import { runCommand, type CliContext } from '../context.js'
 import { CliError } from '../errors.js'
 import { formatBytes, formatDuration } from '../format.js'
-import { addNetworkOptions, addOutputOptions, clientOptions, withListDefaults, type NetworkOptions } from '../options.js'
+import { ClientSession } from '../client-session.js'
+import { addNetworkOptions, addOutputOptions, withListDefaults, type NetworkOptions } from '../options.js'
 import { debug, type Output } from '../output.js'
-import { ProgressDisplay, sampleTorrent } from '../progress.js'
-import { clientError, createClient, deferred, destroyClient, onTerminationSignal, whenListening } from '../runtime.js'
+import { sampleTorrent } from '../progress.js'
 import { WireWatch } from '../session.js'
 import { summaryFields, summaryLines, type TransferSummary } from '../summary.js'
 import { resolveTorrentId } from '../torrent-id.js'
@@ -42,21 +42,9 @@ export async function download (torrentIdArg: string, options: DownloadOptions, 
   }
 
   const startedAt = Date.now()
-  const client = await createClient(clientOptions(options))
-  const finished = deferred<number>()
-  let display: ProgressDisplay | undefined
-  const fail = (error: unknown): void => {
-    if (finished.settled()) return
-    display?.stop()
-    out.error(error)
-    finished.resolve(1)
-  }
-  client.on('error', (error: unknown) => fail(clientError(error, options.port)))
-
-  void whenListening(client).then(port => {
-    out.event('listening', { port, encryption: options.encryption })
-    out.info(`listening on port ${port}, encryption ${options.encryption}`)
-  })
+  const session = await ClientSession.start(options, out)
+  const { client, finished, fail } = session
+  void session.listening.then(port => out.info(`listening on port ${port}, encryption ${options.encryption}`))
 
   const torrent = client.add(torrentId.id, {
     path: outDir,
@@ -81,15 +69,12 @@ export async function download (torrentIdArg: string, options: DownloadOptions, 
     const files = torrent.files.map((file: any) => ({ path: path.join(torrent.path, file.path), length: file.length }))
     out.event('metadata', { name: torrent.name, infoHash: torrent.infoHash, length: torrent.length, pieceLength: torrent.pieceLength, files })
     out.info(`downloading ${torrent.name} (${formatBytes(torrent.length)}, ${files.length} file${files.length === 1 ? '' : 's'}) to ${outDir}`)
-    if (!torrent.done) {
-      display = new ProgressDisplay(out, 'download', () => sampleTorrent(torrent, watch.current()))
-      display.start()
-    }
+    if (!torrent.done) session.showProgress('download', () => sampleTorrent(torrent, watch.current()))
   })
 
   torrent.once('done', () => {
     void (async () => {
-      display?.stop()
+      session.stopProgress()
       await watch.settle()
       const elapsedMs = Date.now() - startedAt
       const root = path.join(torrent.path, torrent.name)
@@ -116,17 +101,15 @@ export async function download (torrentIdArg: string, options: DownloadOptions, 
       if (options.keepSeeding) {
         out.event('seeding', { infoHash: torrent.infoHash, magnet: torrent.magnetURI, port: client.torrentPort })
         out.info('seeding; press Ctrl+C to stop')
-        display = new ProgressDisplay(out, 'seed', () => sampleTorrent(torrent, watch.current()))
-        display.start()
+        session.showProgress('seed', () => sampleTorrent(torrent, watch.current()))
       } else {
         finished.resolve(0)
       }
     })().catch(fail)
   })
 
-  const removeSignalHandlers = onTerminationSignal(signal => {
+  return await session.run(watch, signal => {
     debug('got %s', signal)
-    display?.stop()
     if (torrent.done) {
       out.event('stopped', { signal, uploaded: torrent.uploaded })
       out.info(`stopped (${signal}); uploaded ${formatBytes(torrent.uploaded)}`)
@@ -137,13 +120,4 @@ export async function download (torrentIdArg: string, options: DownloadOptions, 
       finished.resolve(130)
     }
   })
-
-  try {
-    return await finished.promise
-  } finally {
-    removeSignalHandlers()
-    display?.stop()
-    watch.stop()
-    await destroyClient(client)
-  }
 }

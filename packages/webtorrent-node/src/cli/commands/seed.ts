@@ -4,10 +4,10 @@ import type { Command } from 'commander'
 import { runCommand, type CliContext } from '../context.js'
 import { UsageError } from '../errors.js'
 import { formatBytes, table } from '../format.js'
-import { addNetworkOptions, addOutputOptions, clientOptions, withListDefaults, type NetworkOptions } from '../options.js'
+import { ClientSession } from '../client-session.js'
+import { addNetworkOptions, addOutputOptions, withListDefaults, type NetworkOptions } from '../options.js'
 import { debug, type Output } from '../output.js'
-import { ProgressDisplay, sampleTorrent } from '../progress.js'
-import { clientError, createClient, deferred, destroyClient, onTerminationSignal, whenListening } from '../runtime.js'
+import { sampleTorrent } from '../progress.js'
 import { WireWatch } from '../session.js'
 import { summaryFields, summaryLines, type TransferSummary } from '../summary.js'
 
@@ -30,21 +30,8 @@ export async function seed (input: string, options: NetworkOptions, out: Output)
   if (!info.isFile() && !info.isDirectory()) throw new UsageError(`not a file or folder: ${input}`, 'missing-file')
 
   const startedAt = Date.now()
-  const client = await createClient(clientOptions(options))
-  const finished = deferred<number>()
-  let display: ProgressDisplay | undefined
-  const fail = (error: unknown): void => {
-    if (finished.settled()) return
-    display?.stop()
-    out.error(error)
-    finished.resolve(1)
-  }
-  client.on('error', (error: unknown) => fail(clientError(error, options.port)))
-
-  const listening = whenListening(client).then(port => {
-    out.event('listening', { port, encryption: options.encryption })
-    return port
-  })
+  const session = await ClientSession.start(options, out)
+  const { client, finished, fail, listening } = session
 
   // --announce decides the .torrent's trackers; --no-tracker without any leaves them out entirely
   // (otherwise create-torrent's default public trackers go in, as with webtorrent-cli).
@@ -79,15 +66,13 @@ export async function seed (input: string, options: NetworkOptions, out: Output)
         ], '  ')) out.info(line)
         out.info('press Ctrl+C to stop')
       }
-      display = new ProgressDisplay(out, 'seed', () => sampleTorrent(torrent, watch.current()))
-      display.start()
+      session.showProgress('seed', () => sampleTorrent(torrent, watch.current()))
     })
   })
 
-  const removeSignalHandlers = onTerminationSignal(signal => {
+  return await session.run(watch, signal => {
     debug('got %s', signal)
     finished.resolve(0)
-    display?.stop()
     const summary: TransferSummary = {
       bytes: torrent.uploaded ?? 0,
       downloaded: torrent.downloaded ?? 0,
@@ -101,13 +86,4 @@ export async function seed (input: string, options: NetworkOptions, out: Output)
     out.info(`stopped (${signal})`)
     for (const line of summaryLines('seed', summary)) out.info(line)
   })
-
-  try {
-    return await finished.promise
-  } finally {
-    removeSignalHandlers()
-    display?.stop()
-    watch.stop()
-    await destroyClient(client)
-  }
 }

@@ -1,0 +1,62 @@
+import { clientOptions, type NetworkOptions } from './options.js'
+import type { Output } from './output.js'
+import { ProgressDisplay, type ProgressKind, type ProgressSample } from './progress.js'
+import { clientError, createClient, deferred, destroyClient, onTerminationSignal, whenListening, type Deferred } from './runtime.js'
+import type { WireWatch } from './session.js'
+
+/**
+ * One client for the lifetime of a `download` or `seed` command: started from the command's options,
+ * failed at most once (with the error shown and exit code 1), a progress display that is always stopped,
+ * and on exit the signal handlers removed and the client destroyed.
+ */
+export class ClientSession {
+  readonly finished: Deferred<number> = deferred<number>()
+  /** The torrent port, once the client listens (also reported as a `listening` event). */
+  readonly listening: Promise<number>
+  private display: ProgressDisplay | undefined
+
+  private constructor (readonly client: any, private readonly out: Output, options: NetworkOptions) {
+    this.listening = whenListening(client).then(port => {
+      out.event('listening', { port, encryption: options.encryption })
+      return port
+    })
+    client.on('error', (error: unknown) => this.fail(clientError(error, options.port)))
+  }
+
+  static async start (options: NetworkOptions, out: Output): Promise<ClientSession> {
+    return new ClientSession(await createClient(clientOptions(options)), out, options)
+  }
+
+  readonly fail = (error: unknown): void => {
+    if (this.finished.settled()) return
+    this.stopProgress()
+    this.out.error(error)
+    this.finished.resolve(1)
+  }
+
+  showProgress (kind: ProgressKind, sample: () => ProgressSample): void {
+    this.stopProgress()
+    this.display = new ProgressDisplay(this.out, kind, sample)
+    this.display.start()
+  }
+
+  stopProgress (): void {
+    this.display?.stop()
+  }
+
+  /** Waits for the command to finish (or a termination signal, handed to `onSignal`), then cleans up. */
+  async run (watch: WireWatch, onSignal: (signal: NodeJS.Signals) => void): Promise<number> {
+    const removeSignalHandlers = onTerminationSignal(signal => {
+      this.stopProgress()
+      onSignal(signal)
+    })
+    try {
+      return await this.finished.promise
+    } finally {
+      removeSignalHandlers()
+      this.stopProgress()
+      watch.stop()
+      await destroyClient(this.client)
+    }
+  }
+}
