@@ -66,9 +66,10 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
   const filter = captureFilter(opts.ports)
   // --immediate-mode: libpcap hands over each packet at once (otherwise TPACKET_V3 delivers whole
   // blocks on a 1 s timeout, and packets still in the ring when SIGINT arrives are never written);
-  // -U: write each packet as it arrives; -n: no name lookups; -s 0: whole packets; -B: 8 MiB
-  // kernel buffer so a fast loopback transfer is not dropped.
-  const args = ['-i', opts.iface ?? 'lo', '--immediate-mode', '-U', '-n', '-s', '0', '-B', '8192']
+  // -U: write each packet as it arrives; -n: no name lookups; -s 0: whole packets; -B: 32 MiB
+  // kernel buffer so a fast loopback transfer (64 KiB segments) is not dropped while tcpdump waits
+  // for a CPU.
+  const args = ['-i', opts.iface ?? 'lo', '--immediate-mode', '-U', '-n', '-s', '0', '-B', '32768']
   // As root, Debian's tcpdump switches to user "tcpdump" after opening the device; that credential
   // change clears the parent-death signal startProcess arranges, so keep root (-Z root).
   if (process.getuid?.() === 0) args.push('-Z', 'root')
@@ -102,9 +103,10 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
   let stopping: Promise<CaptureStats> | undefined
   const stop = (): Promise<CaptureStats> => {
     stopping ??= (async () => {
-      // Packets of the last moments are written (-U) as tcpdump sees them; a short pause lets the
-      // kernel hand over what is in flight.
-      await sleep(200)
+      // Packets are written (-U) as tcpdump reads them from its ring; whatever is still in the ring
+      // at SIGINT is lost. On a busy machine tcpdump can lag behind a fast loopback transfer, so
+      // wait until the file has stopped growing (bounded) before stopping it.
+      await waitForQuiescentFile(file, 300, 5000)
       await proc.stop('SIGINT', 5000)
       return stats
     })()
@@ -123,6 +125,21 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
     },
     dispose: () => { if (ownDir) removeDir(ownDir) },
     logTail: () => proc.tail(),
+  }
+}
+
+/** Resolves once `file` has kept the same size for `quietMs` (at least 200 ms), or after `boundMs`. */
+async function waitForQuiescentFile(file: string, quietMs: number, boundMs: number): Promise<void> {
+  const { stat } = await import('node:fs/promises')
+  const size = async (): Promise<number> => { try { return (await stat(file)).size } catch { return -1 } }
+  const deadline = Date.now() + boundMs
+  let last = await size()
+  let since = Date.now()
+  await sleep(200)
+  while (Date.now() < deadline) {
+    const now = await size()
+    if (now !== last) { last = now; since = Date.now() } else if (Date.now() - since >= quietMs) return
+    await sleep(50)
   }
 }
 
@@ -641,6 +658,7 @@ export function describeFlows(flows: FlowRecord[]): string {
   return flows
     .map((f) => `#${f.index} ${f.initiator.ip}:${f.initiator.port} -> ${f.responder.ip}:${f.responder.port} ` +
       `${f.kind} out=${f.initiatorToResponder.bytes}B in=${f.responderToInitiator.bytes}B ` +
+      (f.initiatorToResponder.holes + f.responderToInitiator.holes ? `HOLES=${f.initiatorToResponder.holes}/${f.responderToInitiator.holes} ` : '') +
       `head=${f.initiatorToResponder.head.slice(0, 16)}/${f.responderToInitiator.head.slice(0, 16)} ` +
       `${f.closedBy ?? 'open'}${f.sawSyn ? '' : ' (no SYN seen)'}`)
     .join('\n')

@@ -14,7 +14,7 @@ import { startTransmission, type TransmissionEncryption, type TransmissionHandle
 import { startCtorrent } from './peers/ctorrent.js'
 import { startCapture, describeFlows, type CaptureAnalysis, type CaptureHandle, type DirectionSummary, type FlowKind, type FlowRecord } from './capture.js'
 import {
-  makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, type PeerHandle,
+  makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, waitUntil, type PeerHandle,
 } from './peers/common.js'
 import { seedWith, downloadWith, addPeerWhenReady, waitDone } from './webtorrent-side.js'
 import {
@@ -70,8 +70,12 @@ export interface PeerSetting {
   address: string
   /** Size of the test content (Transmission: small, its unchoke cycle dominates). */
   size: number
-  /** Whether the peer can dial us on loopback (Transmission 3.00 never dials 127.x). */
-  canDial: boolean
+  /**
+   * In which of its modes the peer can be made to dial us on loopback: Transmission 3.00 never
+   * dials 127.x; ctorrent dials the peers its tracker hands out only while downloading (as a seeder
+   * it waits to be dialed).
+   */
+  dialsWhen: ReadonlyArray<'seed' | 'download'>
   start(o: PeerStartOptions): Promise<StartedPeer>
 }
 
@@ -82,7 +86,7 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
     detail,
     address: '127.0.0.1',
     size: 2 * MiB,
-    canDial: true,
+    dialsWhen: ['seed', 'download'],
     async start(o) {
       const h: LibtorrentHandle = await startLibtorrent({
         torrent: o.torrent,
@@ -94,6 +98,12 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
         level: enc.level,
         connect: o.dialUs ? [o.dialUs] : [],
       })
+      if (o.mode === 'download') {
+        // A torrent still checking its (empty) files turns incoming peers away: wait until it is
+        // ready, or our first dial is dropped and only webtorrent's 1 s reconnect gets through.
+        await waitUntil(() => { const s = h.lastStatus(); return !!s && !/checking/.test(s.state) }, 15000, 'libtorrent torrent to be ready', 50)
+          .catch(async (err: unknown) => { await h.stop(); throw err })
+      }
       return {
         handle: h,
         view: () => [...h.seenPeers().values()].map((p) => ({ endpoint: `${p.ip}:${p.port}`, encryption: p.encryption })),
@@ -109,7 +119,7 @@ export function transmissionSetting(name: string, detail: string, encryption: Tr
     detail,
     address: '127.0.0.1',
     size: 1 * MiB,
-    canDial: false,
+    dialsWhen: [],
     async start(o) {
       if (o.dialUs) throw new Error('Transmission 3.00 never dials a 127.x peer: our side must dial it')
       const h: TransmissionHandle = await startTransmission({
@@ -134,7 +144,7 @@ export function ctorrentSetting(name: string, detail: string): PeerSetting {
     detail,
     address: '127.0.0.2',
     size: 1 * MiB,
-    canDial: true,
+    dialsWhen: ['download'],
     async start(o) {
       const h = await startCtorrent({
         torrent: o.torrent,
@@ -145,6 +155,10 @@ export function ctorrentSetting(name: string, detail: string): PeerSetting {
         // ctorrent dials only what a tracker hands out: its stub tracker hands out us.
         trackerPeers: o.dialUs ? [o.dialUs] : [],
       })
+      // Until its first announce ctorrent is still setting up, and a connection then may be
+      // dropped without its usual opening (its plaintext handshake): wait for its steady state.
+      await waitUntil(() => h.announces() >= 1, 10000, 'ctorrent to announce', 20)
+        .catch(async (err: unknown) => { await h.stop(); throw err })
       return { handle: h, view: () => [] }
     },
   }
@@ -164,7 +178,7 @@ export interface ScenarioSpec {
 export interface Observation {
   spec: ScenarioSpec
   completed: boolean
-  /** From our dial (or the peer's start, when it dials) to completion, or to the bound. */
+  /** From our dial (or the peer's start, when it dials) to completion, or to the end of the wait. */
   elapsedMs: number
   /** Whole scenario, set-up and teardown included. */
   totalMs: number
@@ -217,7 +231,9 @@ async function settle(p: Promise<unknown>): Promise<boolean> {
 
 export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
   const { setting, role, dial, policy } = spec
-  if (dial === 'they dial' && !setting.canDial) throw new Error(`${setting.name} cannot dial us on loopback`)
+  if (dial === 'they dial' && !setting.dialsWhen.includes(role === 'seeds' ? 'download' : 'seed')) {
+    throw new Error(`${setting.name} does not dial us on loopback when it ${role === 'seeds' ? 'downloads' : 'seeds'}`)
+  }
   const started = Date.now()
   const timeline: string[] = []
   const mark = (what: string): void => { timeline.push(`${((Date.now() - started) / 1000).toFixed(2)}s ${what}`) }
@@ -248,6 +264,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       mark(`tcpdump pid ${cap.pid}: ${cap.filter}`)
     }
 
+    // A peer that dials us may finish while start() still waits for it to be ready: time from here.
+    const tStart = Date.now()
     const peer = await setting.start({
       torrent: t,
       mode: role === 'seeds' ? 'download' : 'seed',
@@ -263,7 +281,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       mark('peer has checked its copy')
     }
 
-    const t0 = Date.now()
+    const t0 = dial === 'we dial' ? Date.now() : tStart
     if (dial === 'we dial') {
       await addPeerWhenReady(torrent, peer.handle.address, peer.handle.port)
       mark(`we dialed ${peer.handle.address}:${peer.handle.port}`)
@@ -368,7 +386,7 @@ export function describeObservation(obs: Observation): string {
     `mseStats: ${JSON.stringify(obs.stats)}`,
     `our torrent: downloaded ${obs.ourDownloaded} uploaded ${obs.ourUploaded}`,
     `peer's view: ${JSON.stringify(obs.peerView)}`,
-    `flows:\n        ${obs.analysis ? describeFlows(obs.analysis.flows).split('\n').join('\n        ') : '(no capture)'}`,
+    `flows${obs.analysis ? ` (tcpdump: ${obs.analysis.packets} packets, dropped by kernel ${obs.analysis.stats?.droppedByKernel ?? '?'})` : ''}:\n        ${obs.analysis ? describeFlows(obs.analysis.flows).split('\n').join('\n        ') : '(no capture)'}`,
     `timeline:\n        ${obs.timeline.join('\n        ')}`,
     `peer log:\n        ${obs.peerLog.split('\n').join('\n        ')}`,
   ]

@@ -26,6 +26,8 @@ export type MseErrorCode =
   | 'encryption-refused'
   /** The peer ended the stream before the handshake completed. */
   | 'peer-closed'
+  /** Initiator: the peer answered our key with a plaintext BitTorrent handshake (it does not speak MSE). */
+  | 'plaintext-reply'
   /** The local side abandoned the handshake (the stream was destroyed before it completed). */
   | 'aborted'
   /** An unexpected failure inside the handshake (a bug, or a crypto provider error). */

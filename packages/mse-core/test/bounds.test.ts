@@ -621,3 +621,32 @@ describe('bounds: the hand-built peer is the protocol (sanity of the test oracle
     expect(makeRegistry(v2.subarray(0, 20)).lookup(sha1('req2', v2.subarray(0, 20)))).to.not.equal(undefined)
   })
 })
+
+describe('initiator: a plaintext BitTorrent handshake in reply to our key', () => {
+  const header = Uint8Array.from([19, ...new TextEncoder().encode('BitTorrent protocol')])
+
+  it('fails with plaintext-reply as soon as the 20-byte header is complete, whatever the policy', () => {
+    for (const policy of ['required', 'preferred', 'tolerated'] as const) {
+      const a = new InitiatorHandshake({ infoHash: new Uint8Array(20).fill(1), policy })
+      a.start(0)
+      const reply = new Uint8Array(68)
+      reply.set(header)
+      expect(a.receive(reply.subarray(0, 19), 0).status, `${policy}: 19 bytes are not enough to tell`).to.equal('pending')
+      const step = a.receive(reply.subarray(19), 0)
+      expect(step.status).to.equal('failed')
+      if (step.status === 'failed') {
+        expect(step.error.code).to.equal('plaintext-reply')
+        expect(step.send.length, 'nothing more is sent').to.equal(0)
+      }
+    }
+  })
+
+  it('a key that merely starts with byte 19 is still a key', () => {
+    const a = new InitiatorHandshake({ infoHash: new Uint8Array(20).fill(1) })
+    a.start(0)
+    const notHeader = new Uint8Array(96).fill(7)
+    notHeader[0] = 19
+    const step = a.receive(notHeader, 0)
+    expect(step.status === 'failed' ? step.error.code : step.status).to.not.equal('plaintext-reply')
+  })
+})

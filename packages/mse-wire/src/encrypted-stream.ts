@@ -124,9 +124,11 @@ export class MseStream extends Duplex {
     }
 
     raw.on('data', this.onRawData)
-    raw.on('end', this.onRawEnd)
-    raw.on('error', this.onRawError)
-    raw.on('close', this.onRawClose)
+    // Ahead of listeners already on the socket (webtorrent's own destroy the peer, and with it this
+    // stream, on 'error'): a reset during the handshake must be seen here as the peer closing.
+    raw.prependListener('end', this.onRawEnd)
+    raw.prependListener('error', this.onRawError)
+    raw.prependListener('close', this.onRawClose)
 
     debug('#%d %s %s: start (policy %s)', this.id, this.role, this.remoteLabel, this.policy)
     if (!this.session) {
@@ -279,7 +281,7 @@ export class MseStream extends Duplex {
       durationMs: Date.now() - this.startedAt,
       error,
       failedStage: error.stage as MseOutcome['failedStage'],
-      closedBeforePeerKey: error.code === 'peer-closed' && received === 0
+      closedBeforePeerKey: (error.code === 'peer-closed' && received === 0) || error.code === 'plaintext-reply'
     }
   }
 

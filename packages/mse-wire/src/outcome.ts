@@ -19,8 +19,9 @@ export interface MseOutcome {
   /** The stage the handshake was in when it failed. */
   failedStage?: HandshakeStage
   /**
-   * True when the peer closed or reset the connection before sending a single byte of its key: the
-   * evidence a caller needs to try plaintext next (a peer that does not speak MSE hangs up on our key).
+   * True when the peer never sent a byte of its key: it closed or reset the connection first, or answered
+   * our key with a plaintext BitTorrent handshake (`plaintext-reply`). The evidence a caller needs to try
+   * plaintext next: a peer that does not speak MSE hangs up on our key, or talks plaintext over it.
    */
   closedBeforePeerKey: boolean
 }

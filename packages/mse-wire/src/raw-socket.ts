@@ -12,6 +12,8 @@ export interface RawSocket {
   on (event: 'end' | 'close' | 'drain', listener: () => void): unknown
   on (event: 'error', listener: (error: Error) => void): unknown
   once (event: 'drain', listener: () => void): unknown
+  prependListener (event: 'end' | 'close', listener: () => void): unknown
+  prependListener (event: 'error', listener: (error: Error) => void): unknown
   removeListener (event: string, listener: (...args: any[]) => void): unknown
   remoteAddress?: string
   remotePort?: number

@@ -45,12 +45,12 @@ describe('required never writes a plaintext BitTorrent byte', function () {
   const plaintextResponders: Array<{ name: string, code: string, act: (peer: RawPeer, infoHash: string) => Promise<void> }> = [
     {
       name: 'answers at once with its plaintext handshake and bitfield, then waits',
-      code: 'deadline-exceeded',
+      code: 'plaintext-reply',
       async act (peer, infoHash) { peer.write(Buffer.concat([plaintextHandshake(infoHash), plaintextOpening()])) }
     },
     {
       name: 'answers our first bytes with its plaintext handshake only, then waits',
-      code: 'deadline-exceeded',
+      code: 'plaintext-reply',
       async act (peer, infoHash) {
         await peer.receivedAtLeast(1, 5000)
         peer.write(plaintextHandshake(infoHash))
@@ -58,7 +58,7 @@ describe('required never writes a plaintext BitTorrent byte', function () {
     },
     {
       name: 'answers our first bytes with its plaintext handshake and hangs up',
-      code: 'peer-closed',
+      code: 'plaintext-reply',
       async act (peer, infoHash) {
         await peer.receivedAtLeast(1, 5000)
         peer.socket.end(plaintextHandshake(infoHash))
@@ -66,7 +66,7 @@ describe('required never writes a plaintext BitTorrent byte', function () {
     },
     {
       name: 'answers with its handshake followed by a long stream of messages',
-      code: 'too-many-bytes',
+      code: 'plaintext-reply',
       async act (peer, infoHash) {
         peer.write(Buffer.concat([plaintextHandshake(infoHash), plaintextOpening(), ...Array.from({ length: 100 }, () => plaintextOpening())]))
       }

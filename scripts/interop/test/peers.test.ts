@@ -106,7 +106,7 @@ function expectFlows(a: CaptureAnalysis | undefined, kind: FlowKind, size: numbe
   if (!a) return
   show(a)
   const withData = a.flows.filter((f) => f.kind !== 'empty')
-  const msg = `flows:\n${describeFlows(a.flows)}`
+  const msg = `flows (tcpdump: ${a.packets} packets, dropped by kernel ${a.stats?.droppedByKernel ?? '?'}):\n${describeFlows(a.flows)}`
   expect(withData.length, msg).to.be.greaterThan(0)
   const main = withData.reduce((x, y) =>
     x.initiatorToResponder.bytes + x.responderToInitiator.bytes >= y.initiatorToResponder.bytes + y.responderToInitiator.bytes ? x : y)

@@ -2,6 +2,7 @@ import { ascii, concatBytes, readUint16, readUint32, uint16, uint32, xorBytes } 
 import { BITTORRENT_HANDSHAKE_LENGTH, CRYPTO_RC4, MAX_PAD_LENGTH, VC_LENGTH, VC_SYNC_WINDOW } from '../constants.js'
 import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { cryptoProvideFor, isAcceptableSelect } from '../policy.js'
+import { detectPlaintextHandshake } from '../plaintext.js'
 import { skeyFromInfoHash } from '../skey-registry.js'
 import { HandshakeSession, type SessionOptions } from './session.js'
 import type { HandshakeStep } from './types.js'
@@ -79,6 +80,11 @@ export class InitiatorHandshake extends HandshakeSession {
 
   /** Step 2: B's key arrived; answer with flight 3. */
   private onPeerKey (now: number): boolean {
+    // A peer without MSE may answer with its own plaintext BitTorrent handshake (ctorrent sends it on
+    // accept, before reading): no key will follow. Say so at once, with a code callers can act on.
+    if (detectPlaintextHandshake(this.buffered) === 'plaintext') {
+      throw this.violation('plaintext-reply', 'peer answered with a plaintext BitTorrent handshake: it does not speak MSE')
+    }
     if (!this.readPeerKey()) return false
     const secret = this.secret!
     const { encryptor, decryptor } = this.deriveCiphers(this.skey)
