@@ -9,23 +9,14 @@
  * Like upstream webtorrent, its TCP server listens on all interfaces (there is no bind-address
  * option); with every discovery mechanism off it only ever talks to the loopback peers we hand it.
  */
-import WebTorrent, { type EncryptionPolicy, type MseStats, type PeerConnectionInfo } from 'webtorrent-node'
+import WebTorrent, { LOOPBACK_ONLY, type EncryptionPolicy, type MseStats, type PeerConnectionInfo } from 'webtorrent-node'
 import type { Torrent, Wire } from 'webtorrent'
 import { listeningPort, destroyWebTorrent } from './webtorrent-side.js'
 
 export type { EncryptionPolicy, MseStats, PeerConnectionInfo }
 
-/** Every discovery and NAT mechanism off, TCP only. */
-export const QUIET = {
-  dht: false,
-  tracker: false,
-  lsd: false,
-  natUpnp: false,
-  natPmp: false,
-  utPex: false,
-  webSeeds: false,
-  utp: false,
-} as const
+/** Every discovery and NAT mechanism off, TCP only: webtorrent-node's own preset. */
+export const QUIET = LOOPBACK_ONLY
 
 export type OurClient = WebTorrent
 

@@ -8,22 +8,14 @@
  */
 import WebTorrent, { type Torrent } from 'webtorrent'
 import { join } from 'node:path'
+import { LOOPBACK_ONLY } from 'webtorrent-node'
 import { withTimeout, waitUntil, assertLoopback } from './peers/common.js'
 
 export type Secure = 0 | 1 | 2
 
 export function createWebTorrent(secure: Secure): WebTorrent {
-  return new WebTorrent({
-    dht: false,
-    tracker: false,
-    lsd: false,
-    natUpnp: false,
-    natPmp: false,
-    utPex: false,
-    webSeeds: false,
-    utp: false,
-    secure,
-  })
+  // The same 'everything off, TCP only' preset our client uses, plus upstream's own PE level.
+  return new WebTorrent({ ...LOOPBACK_ONLY, secure })
 }
 
 /** Resolves with the client's listening port. */

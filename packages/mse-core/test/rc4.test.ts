@@ -260,6 +260,14 @@ describe('Rc4: buffer contract', () => {
     expect(hex(buffer)).to.equal(expected)
   })
 
+  it('processOwned() on the JavaScript backend works in place (no allocation) and returns the same object', () => {
+    const buffer = prng('owned js').bytes(100)
+    const expected = hex(new RefRc4(key, 1024).crypt(buffer))
+    const returned = new Rc4(key).processOwned(buffer)
+    expect(returned).to.equal(buffer)
+    expect(hex(returned)).to.equal(expected)
+  })
+
   it('clone() copies the position and then continues independently', () => {
     const original = new Rc4(key)
     original.skip(37)
@@ -310,6 +318,7 @@ describe('Rc4: OpenSSL backend (OpensslRc4, in a child process with --openssl-le
     splits: string[]
     misaligned: { input: string, output: string, untouched: boolean }[]
     inPlace: { before: string, after: string, same: boolean }
+    owned: { before: string, result: string, inputUntouched: boolean, same: boolean }
     clone: { first: string, fromCopy: string, originalNext: string, backend: string }
   }
   let report: Report | undefined
@@ -352,6 +361,14 @@ describe('Rc4: OpenSSL backend (OpensslRc4, in a child process with --openssl-le
       expect(output, `length ${input.length / 2}`).to.equal(hex(new RefRc4(key, 1024).crypt(unhex(input))))
       expect(untouched).to.equal(true)
     }
+  })
+
+  it('processOwned() returns the keystream XOR in new memory, without the copy back processInPlace() makes', () => {
+    const key = unhex(keys[1]!)
+    const { before, result, inputUntouched, same } = report!.owned
+    expect(result).to.equal(hex(new RefRc4(key, 1024).crypt(unhex(before))))
+    expect(same).to.equal(false)
+    expect(inputUntouched).to.equal(true)
   })
 
   it('processInPlace() overwrites and returns its buffer; clone() continues independently', () => {

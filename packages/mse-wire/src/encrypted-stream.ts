@@ -34,8 +34,9 @@ export interface MseStreamOptions {
   stageTimeoutMs?: SessionOptions['stageTimeoutMs']
   provider?: CryptoProvider
   /**
-   * Whether chunks read from the raw socket are ours to decrypt in place. True for a `net.Socket`, whose
-   * chunks nobody else holds; false (copying) is always safe. Default: true.
+   * Whether chunks read from the raw socket are handed over to us, so the cipher may reuse them
+   * (`processOwned`: in place for the JavaScript RC4, no copy back for OpenSSL's). True for a `net.Socket`,
+   * whose chunks nobody else holds; false (never touching the chunk) is always safe. Default: true.
    */
   decryptInPlace?: boolean
   /** Readable and writable high-water marks (bytes). */
@@ -171,7 +172,7 @@ export class MseStream extends Duplex {
   }
 
   private decrypt (chunk: Uint8Array): Uint8Array {
-    return this.decryptInPlace ? this.decryptor!.processInPlace(chunk) : this.decryptor!.process(chunk)
+    return this.decryptInPlace ? this.decryptor!.processOwned(chunk) : this.decryptor!.process(chunk)
   }
 
   private deliver (plain: Uint8Array): void {

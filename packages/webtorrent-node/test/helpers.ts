@@ -7,21 +7,12 @@ import { createHash } from 'node:crypto'
 import MemoryChunkStore from 'memory-chunk-store'
 import UpstreamWebTorrent from 'webtorrent'
 import WebTorrent from '../src/index.js'
-import type { EncryptionPolicy } from '../src/index.js'
+import { LOOPBACK_ONLY, type EncryptionPolicy } from '../src/index.js'
 
 export const LOOPBACK = '127.0.0.1'
 
-/** No tracker, DHT, LSD, NAT mapping, PEX or web seeds; TCP only (uTP would bypass nothing, but adds UDP). */
-export const QUIET = {
-  dht: false,
-  tracker: false,
-  lsd: false,
-  natUpnp: false,
-  natPmp: false,
-  utPex: false,
-  webSeeds: false,
-  utp: false
-} as const
+/** No tracker, DHT, LSD, NAT mapping, PEX or web seeds; TCP only: the package's own preset. */
+export const QUIET = LOOPBACK_ONLY
 
 export const POLICIES: readonly EncryptionPolicy[] = ['required', 'preferred', 'tolerated', 'disabled']
 

@@ -47,6 +47,11 @@ export class OpensslRc4 implements StreamCipher {
     return buffer
   }
 
+  /** OpenSSL writes new memory anyway: copying back into `buffer` would only add a copy. */
+  processOwned (buffer: Uint8Array): Uint8Array {
+    return this.process(buffer)
+  }
+
   skip (count: number): void {
     if (count > 0) this.process(new Uint8Array(count))
   }

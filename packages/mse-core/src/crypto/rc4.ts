@@ -74,6 +74,11 @@ export class Rc4 implements StreamCipher {
     return buffer
   }
 
+  /** In place is cheapest here: no allocation. */
+  processOwned (buffer: Uint8Array): Uint8Array {
+    return this.processInPlace(buffer)
+  }
+
   /** The one hot loop. `output` may be `input` (in place) or a buffer of the same length. */
   private xorKeystream (input: Uint8Array, output: Uint8Array): void {
     const n = input.length

@@ -9,6 +9,11 @@ export interface StreamCipher {
   readonly backend: 'js' | 'openssl'
   process (input: Uint8Array): Uint8Array
   processInPlace (buffer: Uint8Array): Uint8Array
+  /**
+   * For a buffer handed over (nobody else will read it): returns `buffer` XOR keystream, written into
+   * `buffer` or into new memory, whichever the backend does cheaper. The hot path for received chunks.
+   */
+  processOwned (buffer: Uint8Array): Uint8Array
   /** Advances the keystream by `count` bytes. */
   skip (count: number): void
   /** An independent copy at the same keystream position. */

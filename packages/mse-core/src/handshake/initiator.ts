@@ -100,7 +100,7 @@ export class InitiatorHandshake extends HandshakeSession {
     this.send(concatBytes(
       this.provider.sha1(REQ1, secret),
       xorBytes(this.provider.sha1(REQ2, this.skey), this.provider.sha1(REQ3, secret)),
-      encryptor.processInPlace(header),
+      encryptor.processOwned(header),
       encryptor.process(ia)
     ))
     this.flightThreeSent = true

@@ -144,7 +144,7 @@ export class ResponderHandshake extends HandshakeSession {
       throw this.violation('no-common-method', `peer provides 0x${this.cryptoProvide.toString(16)}, policy ${this.policy} accepts none of it`)
     }
     const padD = this.zeroPad()
-    this.send(this.encryptor!.processInPlace(concatBytes(VC, uint32(selected), uint16(padD.length), padD)))
+    this.send(this.encryptor!.processOwned(concatBytes(VC, uint32(selected), uint16(padD.length), padD)))
 
     const rc4 = selected === CRYPTO_RC4
     const rest = this.takeRest()

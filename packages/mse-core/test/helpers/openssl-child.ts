@@ -43,6 +43,10 @@ function rc4Report (keys: string[]): unknown {
   const ownedBefore = hex(owned)
   const returned = new OpensslRc4(key).processInPlace(owned)
   out.inPlace = { before: ownedBefore, after: hex(owned), same: returned === owned }
+  const handedOver = prng('openssl owned').bytes(100)
+  const handedOverBefore = hex(handedOver)
+  const ownedResult = new OpensslRc4(key).processOwned(handedOver)
+  out.owned = { before: handedOverBefore, result: hex(ownedResult), inputUntouched: hex(handedOver) === handedOverBefore, same: ownedResult === handedOver }
   const original = new OpensslRc4(key)
   original.skip(37)
   const copy = original.clone()

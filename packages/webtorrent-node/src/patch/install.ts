@@ -104,20 +104,30 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): (
   peer.conn = stream
   if (attempt) state.stats.attempts[attempt] += 1
   if (!outgoing) return () => {}
-  const swarm = peer.swarm
-  const source = peer.source
-  const retries = peer.retries
+  const dial: Dial = { peer, swarm: peer.swarm, address, source: peer.source, retries: peer.retries, state, fallback }
   const knownBefore = state.memory.get(address)
 
   // A failed MSE dial: the one retry in plaintext, once the stream has reported (a microtask later).
   void stream.handshake.then(outcome => {
     if (outcome.ok || attempt !== 'mse') return
     const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback)
-    if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state, outcome)
+    if (next) retryInOtherMode(dial, next, outcome)
   })
   return () => {
-    if (attempt === 'plaintext') watchPlaintextAttempt(peer, raw, stream, swarm, address, source, retries, state, fallback)
+    if (attempt === 'plaintext') watchPlaintextAttempt(dial, raw, stream)
   }
+}
+
+/** An outgoing dial, and what its one retry in the other mode needs. */
+interface Dial {
+  peer: any
+  swarm: any
+  address: string
+  source: unknown
+  retries: number
+  state: MseClientState
+  /** This dial is itself the retry. */
+  fallback: boolean
 }
 
 function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
@@ -140,7 +150,8 @@ function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome
  * An outgoing plaintext connection: learn whether the peer answers the BitTorrent handshake, and if it
  * hangs up without a byte (an MSE-only peer refusing plaintext), retry once with MSE.
  */
-function watchPlaintextAttempt (peer: any, raw: any, stream: MseStream, swarm: any, address: string, source: any, retries: number, state: MseClientState, fallback: boolean): void {
+function watchPlaintextAttempt (dial: Dial, raw: any, stream: MseStream): void {
+  const { peer, address, state } = dial
   const wire = peer.wire
   if (!wire) return
   let answered = false
@@ -155,13 +166,13 @@ function watchPlaintextAttempt (peer: any, raw: any, stream: MseStream, swarm: a
     if (answered || stream.bytesReceived > 0) return
     const known = state.memory.get(address)
     state.memory.recordPlaintext(address, 'rejected')
-    const next = fallbackMode(state.policy, 'plaintext', true, known, fallback)
-    if (next) retryInOtherMode(peer, swarm, address, source, retries, next, state)
+    const next = fallbackMode(state.policy, 'plaintext', true, known, dial.fallback)
+    if (next) retryInOtherMode(dial, next)
   })
 }
 
 /** The one retry: drop this peer and queue the same address again, dialled in the other mode. */
-function retryInOtherMode (peer: any, swarm: any, address: string, source: any, retries: number, mode: ConnectMode, state: MseClientState, outcome?: MseOutcome): void {
+function retryInOtherMode ({ peer, swarm, address, source, retries, state }: Dial, mode: ConnectMode, outcome?: MseOutcome): void {
   if (!swarm || swarm.destroyed) return
   debug('%s hung up on %s: retrying once in %s', address, mode === 'plaintext' ? 'MSE' : 'plaintext', mode)
   if (mode === 'plaintext') state.stats.fallbacks.toPlaintext += 1
