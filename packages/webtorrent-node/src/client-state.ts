@@ -1,5 +1,6 @@
 import debugFactory from 'debug'
-import { SkeyRegistry, parseEncryptionPolicy, isEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
+import { SkeyRegistry, parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
+import { policyFromEnvironment } from './environment.js'
 import { PeerMemory } from './pool/peer-memory.js'
 import { emptyStats, type MseStats } from './stats.js'
 
@@ -56,11 +57,8 @@ export function mseStateOf (client: any): MseClientState | undefined {
  * its `secure` option (0 no PE -> disabled, 1 PE with fallback -> preferred, 2 RC4 only -> required).
  */
 function policyForUnmodifiedClient (client: any): EncryptionPolicy {
-  const fromEnv = process.env.WEBTORRENT_MSE_ENCRYPTION
-  if (fromEnv !== undefined && fromEnv !== '') {
-    if (!isEncryptionPolicy(fromEnv)) throw new TypeError(`WEBTORRENT_MSE_ENCRYPTION=${fromEnv}: expected required, preferred, tolerated or disabled`)
-    return fromEnv
-  }
+  const fromEnv = policyFromEnvironment()
+  if (fromEnv) return fromEnv
   const secure = Number(client.secure ?? 1)
   return secure === 0 ? 'disabled' : secure === 2 ? 'required' : 'preferred'
 }

@@ -7,9 +7,10 @@
  * BitTorrent handshake inside the MSE handshake as IA (68 bytes); upstream's never does (IA length 0).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
 import type { EncryptionPolicy } from '../src/index.js'
@@ -17,6 +18,8 @@ import { Fixtures, addressOf, seed, seededBytes, sha256, within } from './helper
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const program = fileURLToPath(new URL('./fixtures/plain-downloader.mjs', import.meta.url))
+const requireFirst = fileURLToPath(new URL('./fixtures/require-first.cjs', import.meta.url))
+const ourWebtorrent = dirname(createRequire(import.meta.url).resolve('webtorrent'))
 
 interface ChildResult {
   code: number | null
@@ -24,13 +27,30 @@ interface ChildResult {
   stderr: string
 }
 
-async function runPlainProgram (args: { register?: string, secure: string, env?: Record<string, string>, torrentFile: string, peer: string }): Promise<ChildResult> {
-  const nodeArgs = ['--import', 'tsx', '--conditions=source']
+/**
+ * A program with its own installed copy of webtorrent (another module instance than webtorrent-node's, as
+ * when the program's package.json pins its own webtorrent), made by copying the package next to the program.
+ * It lives inside this package (in the git-ignored .tmp) so the copy's dependencies still resolve.
+ */
+function programWithOwnCopy (edit?: (peerJs: string) => string): { program: string, requireFirst: string, copy: string, dir: string } {
+  mkdirSync(join(packageDir, '.tmp'), { recursive: true })
+  const dir = mkdtempSync(join(packageDir, '.tmp', 'own-copy-'))
+  const copy = join(dir, 'node_modules', 'webtorrent')
+  cpSync(ourWebtorrent, copy, { recursive: true })
+  if (edit) writeFileSync(join(copy, 'lib', 'peer.js'), edit(readFileSync(join(copy, 'lib', 'peer.js'), 'utf8')))
+  copyFileSync(program, join(dir, 'plain-downloader.mjs'))
+  copyFileSync(requireFirst, join(dir, 'require-first.cjs'))
+  return { program: join(dir, 'plain-downloader.mjs'), requireFirst: join(dir, 'require-first.cjs'), copy, dir }
+}
+
+async function runPlainProgram (args: { register?: string, secure: string, env?: Record<string, string>, torrentFile: string, peer: string, program?: string }): Promise<ChildResult> {
+  // tsx's ESM hooks only: its CommonJS hooks would resolve webtorrent's own imports with require conditions.
+  const nodeArgs = ['--import', 'tsx/esm', '--conditions=source']
   if (args.register) nodeArgs.push('--import', args.register)
   const env: NodeJS.ProcessEnv = { ...process.env, ...args.env }
-  if (!args.env?.WEBTORRENT_MSE_ENCRYPTION) delete env.WEBTORRENT_MSE_ENCRYPTION
+  if (args.env?.WEBTORRENT_MSE_ENCRYPTION === undefined) delete env.WEBTORRENT_MSE_ENCRYPTION
   delete env.DEBUG
-  const child = spawn(process.execPath, [...nodeArgs, program, args.torrentFile, args.peer, args.secure], { cwd: packageDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeArgs, args.program ?? program, args.torrentFile, args.peer, args.secure], { cwd: packageDir, env, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', chunk => { stdout += String(chunk) })
@@ -76,6 +96,7 @@ describe('register mode: an unmodified webtorrent program gets MSE', function ()
     expect(result.report.wireMse).to.include({ role: 'initiator', attempt: 'mse', method: 'rc4', fallback: false })
     expect(result.report.peEnabled, 'upstream\'s own PE is switched off').to.equal(0)
     expect(result.report.stats.connected.rc4).to.equal(1)
+    expect(result.report.mseStats, 'client.mseStats in the unmodified program').to.deep.equal(result.report.stats)
 
     expect(seeder.mseStats.connected).to.deep.equal({ rc4: 1, 'plaintext-after-mse': 0, plaintext: 0 })
     expect(seenByUs.mse).to.include({ role: 'responder', method: 'rc4' })
@@ -121,9 +142,66 @@ describe('register mode: an unmodified webtorrent program gets MSE', function ()
     expect(result.report.sha256).to.equal(sha256(data))
     expect(result.report.policy).to.equal(null)
     expect(result.report.wireMse).to.equal(null)
+    expect(result.report.mseStats).to.equal(null)
     expect(result.report.peEnabled).to.equal(2)
     expect(result.report.upstreamMethod).to.equal(2)
     expect(seenByUs.mse.method).to.equal('rc4')
     expect(seenByUs.outcome.initialPayloadLength, 'upstream sends no IA').to.equal(0)
+  })
+
+  describe('a program with its own copy of webtorrent', () => {
+    const copies: string[] = []
+    after(() => { for (const copy of copies) rmSync(copy, { recursive: true, force: true }) })
+
+    for (const loader of ['import', 'require'] as const) {
+      it(`the copy the program ${loader}s is patched as it loads: RC4 through our MSE, wire.mse, client.mseStats, no warning`, async () => {
+        const app = programWithOwnCopy()
+        copies.push(app.dir)
+        const { seeder, seeding, data, torrentFile } = await scenario('tolerated', loader === 'import' ? 805 : 806)
+        let seenByUs: any
+        seeding.on('wire', (wire: any) => { seenByUs ??= { mse: wire.mse, outcome: responderOutcomes(seeding)[0] } })
+        const result = await runPlainProgram({
+          register: 'webtorrent-node/register',
+          secure: '2',
+          torrentFile,
+          peer: addressOf(seeder),
+          program: loader === 'import' ? app.program : app.requireFirst
+        })
+        expect(result.code, result.stderr).to.equal(0)
+        expect(fileURLToPath(result.report.webtorrentUrl), 'the program ran its own copy').to.equal(join(app.copy, 'index.js'))
+        expect(result.report.sha256).to.equal(sha256(data))
+        expect(result.report.policy).to.equal('required')
+        expect(result.report.wireMse).to.include({ role: 'initiator', attempt: 'mse', method: 'rc4', fallback: false })
+        expect(result.report.peEnabled).to.equal(0)
+        expect(result.report.mseStats.connected).to.deep.equal({ rc4: 1, 'plaintext-after-mse': 0, plaintext: 0 })
+        expect(seenByUs.outcome.initialPayloadLength, 'our initiator\'s IA, not upstream PE').to.equal(68)
+        expect(result.stderr).to.not.match(/webtorrent-node/)
+      })
+    }
+
+    it('a copy that cannot be patched: one warning line on stderr naming it, and the program still runs', async () => {
+      const app = programWithOwnCopy(peerJs => {
+        const changed = peerJs.replace('new Wire(this.type, this.secure)', 'new Wire(this.type, this.secure ?? 1)')
+        expect(changed, 'the seam the test changes').to.not.equal(peerJs)
+        return changed
+      })
+      copies.push(app.dir)
+      const { seeder, data, torrentFile } = await scenario('preferred', 807)
+      const result = await runPlainProgram({ register: 'webtorrent-node/register', secure: '2', torrentFile, peer: addressOf(seeder), program: app.requireFirst })
+      expect(result.code, result.stderr).to.equal(0)
+      expect(result.report.sha256).to.equal(sha256(data))
+      expect(result.report.wireMse, 'not patched').to.equal(null)
+      const lines = result.stderr.split('\n').filter(line => line.includes('webtorrent-node'))
+      expect(lines, result.stderr).to.have.length(1)
+      expect(lines[0]).to.include(app.copy).and.to.include('NOT encrypted').and.to.include('Peer.prototype.onConnect')
+    })
+  })
+
+  it('WEBTORRENT_MSE_ENCRYPTION=bogus: one line saying the valid values, exit code 2, no stack trace', async () => {
+    const result = await runPlainProgram({ register: 'webtorrent-node/register', secure: 'default', env: { WEBTORRENT_MSE_ENCRYPTION: 'bogus' }, torrentFile: 'unused.torrent', peer: '127.0.0.1:1' })
+    expect(result.code).to.equal(2)
+    expect(result.stderr.trim().split('\n'), result.stderr).to.have.length(1)
+    expect(result.stderr).to.include('WEBTORRENT_MSE_ENCRYPTION="bogus"').and.to.include('required, preferred, tolerated, disabled')
+    expect(result.report.unparsable, 'the program never ran').to.equal('')
   })
 })

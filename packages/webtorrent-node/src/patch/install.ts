@@ -20,7 +20,7 @@ function isStreamPeer (type: string): boolean {
  */
 export function installMsePatches (modules: UpstreamModules = upstream): void {
   const { WebTorrent, Peer, ConnPool } = modules
-  if ((Peer.prototype as any)[INSTALLED]) return
+  if ((Peer?.prototype as any)?.[INSTALLED]) return
   assertCompatibleWebTorrent(modules)
   Object.defineProperty(Peer.prototype, INSTALLED, { value: true })
 

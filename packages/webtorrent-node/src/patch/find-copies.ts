@@ -1,0 +1,45 @@
+import { createRequire, register } from 'node:module'
+import { patchLoadedWebTorrent } from './copies.js'
+import type { LoaderHooksData } from './loader-hooks.js'
+import { seamModulesIn, webtorrentPackageDir } from './webtorrent-package.js'
+
+const require = createRequire(import.meta.url)
+
+/**
+ * Register mode: from now on, every copy of webtorrent the program loads is patched as it loads, through
+ * `import` (loader hooks) or `require` (CommonJS, which on Node >= 20.19 can also load webtorrent 3).
+ */
+export function patchEveryCopyLoaded (): void {
+  const data: LoaderHooksData = { patchUrl: import.meta.resolve('./copies.js') }
+  register(import.meta.resolve('./loader-hooks.js'), { data })
+  watchRequire()
+}
+
+/** `require('webtorrent')`: patch what it returned (and warn once when that cannot be done). */
+function watchRequire (): void {
+  const Module = require('node:module')
+  const originalLoad = Module._load
+  Module._load = function loadAndPatch (this: unknown, request: string, parent: unknown, isMain: boolean) {
+    const exported = originalLoad.apply(this, arguments)
+    if (request === 'webtorrent' || request.endsWith('/webtorrent')) {
+      let dir: string | undefined
+      try { dir = webtorrentPackageDir(Module._resolveFilename(request, parent, isMain)) } catch {}
+      if (dir) patchRequired(exported, dir)
+    }
+    return exported
+  }
+}
+
+function patchRequired (exported: any, dir: string): void {
+  const load = (file: string): any => {
+    const mod = require(file)
+    return mod?.__esModule || mod?.[Symbol.toStringTag] === 'Module' ? mod.default : mod
+  }
+  const modules: Record<string, any> = { WebTorrent: exported?.[Symbol.toStringTag] === 'Module' ? exported.default : exported }
+  try {
+    for (const [name, file] of seamModulesIn(dir)) modules[name] = load(file)
+  } catch {
+    // A seam module that cannot be required is reported as missing by the compatibility check.
+  }
+  patchLoadedWebTorrent(modules, dir)
+}
