@@ -1,5 +1,6 @@
 import debugFactory from 'debug'
 import { SkeyRegistry, parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
+import { HandshakeBudget, type HandshakeBudgetOptions } from 'mse-wire'
 import { policyFromEnvironment } from './environment.js'
 import { PeerMemory } from './pool/peer-memory.js'
 import { emptyStats, type MseStats } from './stats.js'
@@ -13,6 +14,8 @@ export interface MseClientState {
   memory: PeerMemory
   stats: MseStats
   stageTimeoutMs?: number
+  /** Limits on incoming handshakes (see pool/incoming-budget.ts). */
+  budget: HandshakeBudget
 }
 
 const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
@@ -26,6 +29,7 @@ export function enableForEveryClient (): void {
 export interface MseClientOptions {
   encryption?: EncryptionPolicy
   stageTimeoutMs?: number
+  handshakeBudget?: HandshakeBudgetOptions
 }
 
 /** Called by webtorrent-node's client class (and lazily for any client in register mode). */
@@ -36,7 +40,8 @@ export function attachMseState (client: any, options: MseClientOptions = {}): Ms
     skeys: new SkeyRegistry(),
     memory: new PeerMemory(),
     stats: emptyStats(),
-    stageTimeoutMs: options.stageTimeoutMs
+    stageTimeoutMs: options.stageTimeoutMs,
+    budget: new HandshakeBudget(options.handshakeBudget)
   }
   Object.defineProperty(client, MSE_STATE, { value: state, enumerable: false })
   // Torrents added before the state existed (register mode attaches lazily).

@@ -2,6 +2,7 @@ import UpstreamWebTorrent from 'webtorrent'
 import { parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
 import { attachMseState, type MseClientState } from './client-state.js'
 import { installMsePatches } from './patch/install.js'
+import type { HandshakeBudgetOptions, HandshakeBudgetStats } from 'mse-wire'
 import type { MseStats } from './stats.js'
 
 export interface WebTorrentOptions extends Record<string, any> {
@@ -9,6 +10,11 @@ export interface WebTorrentOptions extends Record<string, any> {
   encryption?: EncryptionPolicy
   /** Milliseconds each MSE handshake stage may take (default 30 s, the spec's bound). */
   mseStageTimeoutMs?: number
+  /**
+   * Limits on incoming handshakes: per-address rate and concurrency, and a global cap on handshakes in
+   * progress (defaults in mse-wire's DEFAULT_HANDSHAKE_BUDGET). Connections over budget are closed unread.
+   */
+  mseHandshakeBudget?: HandshakeBudgetOptions
 }
 
 /**
@@ -37,15 +43,18 @@ export default class WebTorrent extends UpstreamWebTorrent {
   constructor (options: WebTorrentOptions = {}) {
     installMsePatches()
     const encryption = parseEncryptionPolicy(options.encryption)
-    const { encryption: _ignored, mseStageTimeoutMs, ...upstreamOptions } = options
+    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, ...upstreamOptions } = options
     super({ ...upstreamOptions, secure: 0 })
     this.encryption = encryption
-    this.mseState = attachMseState(this, { encryption, stageTimeoutMs: mseStageTimeoutMs })
+    this.mseState = attachMseState(this, { encryption, stageTimeoutMs: mseStageTimeoutMs, handshakeBudget: mseHandshakeBudget })
   }
 
-  /** Connections by method, failed handshakes by error code, attempts and fallbacks. */
-  get mseStats (): MseStats {
-    return structuredClone(this.mseState.stats)
+  /**
+   * Connections by method, failed handshakes by error code, attempts and fallbacks, and the incoming
+   * handshake budget (refusals by reason, handshakes in flight).
+   */
+  get mseStats (): MseStats & { budget: HandshakeBudgetStats } {
+    return { ...structuredClone(this.mseState.stats), budget: this.mseState.budget.stats }
   }
 }
 

@@ -1,4 +1,5 @@
 import type { MseErrorCode, NegotiatedMethod } from 'mse-core'
+import type { HandshakeBudgetStats } from 'mse-wire'
 
 /** Counts by outcome: what the client exposes as `client.mseStats`. */
 export interface MseStats {
@@ -10,6 +11,8 @@ export interface MseStats {
   attempts: { mse: number, plaintext: number }
   /** Retries in the other mode after a peer hung up without a byte. */
   fallbacks: { toPlaintext: number, toMse: number }
+  /** Incoming handshake budget: admitted, refused by reason, in flight (set by `client.mseStats`). */
+  budget?: HandshakeBudgetStats
 }
 
 export function emptyStats (): MseStats {

@@ -1,6 +1,7 @@
 import { MseStream, type MseOutcome } from 'mse-wire'
 import { debug, mseStateOf, trackTorrent, type MseClientState } from '../client-state.js'
 import { fallbackMode, firstConnectMode, type ConnectMode } from '../pool/dial-plan.js'
+import { admitIncoming, releaseIncoming } from '../pool/incoming-budget.js'
 import type { PeerConnectionInfo } from '../stats.js'
 import { assertCompatibleWebTorrent, upstream, type UpstreamModules } from './seams.js'
 
@@ -37,7 +38,11 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
 
   const originalOnConnection = ConnPool.prototype._onConnection
   ConnPool.prototype._onConnection = function patchedOnConnection (this: any, conn: any, type: string) {
-    if (this._client && conn) clientOfIncoming.set(conn, this._client)
+    if (this._client && conn) {
+      clientOfIncoming.set(conn, this._client)
+      const state = mseStateOf(this._client)
+      if (state && !admitIncoming(state, conn)) return
+    }
     return originalOnConnection.call(this, conn, type)
   }
 
@@ -94,6 +99,7 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): (
     stageTimeoutMs: state.stageTimeoutMs,
     // Synchronous, before the Wire parses a byte: `wire.mse` is complete when the torrent emits 'wire'.
     onOutcome: outcome => {
+      if (outcome.ok && !outgoing) releaseIncoming(raw)
       recordOutcome(state, info, outcome)
       if (outgoing && attempt === 'mse') {
         if (outcome.ok) state.memory.recordMse(address, 'works')
