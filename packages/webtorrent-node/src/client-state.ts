@@ -1,6 +1,6 @@
 import debugFactory from 'debug'
 import { SkeyRegistry, parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
-import { HandshakeBudget, type HandshakeBudgetOptions } from 'mse-wire'
+import { HandshakeBudget, type HandshakeBudgetOptions, type HandshakeBudgetStats } from 'mse-wire'
 import { policyFromEnvironment } from './environment.js'
 import { PeerMemory } from './pool/peer-memory.js'
 import { emptyStats, type MseStats } from './stats.js'
@@ -48,6 +48,11 @@ export function attachMseState (client: any, options: MseClientOptions = {}): Ms
   for (const torrent of client.torrents ?? []) trackTorrent(client, state, torrent)
   debug('client policy %s', state.policy)
   return state
+}
+
+/** What `client.mseStats` returns: a snapshot of the counters, with the incoming handshake budget's. */
+export function snapshotStats (state: MseClientState): MseStats & { budget: HandshakeBudgetStats } {
+  return { ...structuredClone(state.stats), budget: state.budget.stats }
 }
 
 /** The state of a client that has MSE, or undefined (an unpatched upstream client in the same process). */

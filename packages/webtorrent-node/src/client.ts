@@ -1,6 +1,6 @@
 import UpstreamWebTorrent from 'webtorrent'
 import { parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
-import { attachMseState, type MseClientState } from './client-state.js'
+import { attachMseState, snapshotStats, type MseClientState } from './client-state.js'
 import { installMsePatches } from './patch/install.js'
 import type { HandshakeBudgetOptions, HandshakeBudgetStats } from 'mse-wire'
 import type { MseStats } from './stats.js'
@@ -54,7 +54,7 @@ export default class WebTorrent extends UpstreamWebTorrent {
    * handshake budget (refusals by reason, handshakes in flight).
    */
   get mseStats (): MseStats & { budget: HandshakeBudgetStats } {
-    return { ...structuredClone(this.mseState.stats), budget: this.mseState.budget.stats }
+    return snapshotStats(this.mseState)
   }
 }
 

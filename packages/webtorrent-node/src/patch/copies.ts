@@ -1,4 +1,4 @@
-import { mseStateOf } from '../client-state.js'
+import { mseStateOf, snapshotStats } from '../client-state.js'
 import { installMsePatches } from './install.js'
 import type { UpstreamModules } from './seams.js'
 
@@ -33,7 +33,7 @@ function exposeMseStats (WebTorrent: UpstreamModules['WebTorrent']): void {
     configurable: true,
     get (this: object) {
       const state = mseStateOf(this)
-      return state ? structuredClone(state.stats) : undefined
+      return state ? snapshotStats(state) : undefined
     }
   })
 }
