@@ -5,7 +5,8 @@ import { policyFromEnvironment } from './environment.js'
 import { PeerMemory } from './pool/peer-memory.js'
 import { emptyStats, type MseStats } from './stats.js'
 
-export const debug = debugFactory('mse:pool')
+// Typed without debug's own types, which consumers of the published declarations may not have.
+export const debug: (formatter: string, ...args: unknown[]) => void = debugFactory('mse:pool')
 
 /** Everything MSE keeps per client: its policy, the SKEY map, what each peer accepted, counters. */
 export interface MseClientState {

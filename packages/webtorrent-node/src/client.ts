@@ -4,6 +4,10 @@ import { attachMseState, snapshotStats, type MseClientState } from './client-sta
 import { installMsePatches } from './patch/install.js'
 import type { HandshakeBudgetOptions, HandshakeBudgetStats } from 'mse-wire'
 import type { MseStats } from './stats.js'
+import type { WebTorrentClass } from './webtorrent-api.js'
+
+/** Upstream's class, seen through webtorrent-node's own declaration of it (webtorrent ships no types). */
+const Upstream = UpstreamWebTorrent as unknown as WebTorrentClass
 
 export interface WebTorrentOptions extends Record<string, any> {
   /** MSE policy for every TCP connection: `required`, `preferred` (default), `tolerated` or `disabled`. */
@@ -36,7 +40,7 @@ export const LOOPBACK_ONLY: Readonly<WebTorrentOptions> = Object.freeze({
  * Upstream's WebTorrent class with Message Stream Encryption on TCP. A drop-in: the same constructor
  * options plus `encryption`. Upstream's own PE (`secure`) is switched off so only one MSE layer runs.
  */
-export default class WebTorrent extends UpstreamWebTorrent {
+export default class WebTorrent extends Upstream {
   readonly encryption: EncryptionPolicy
   private readonly mseState: MseClientState
 

@@ -9,7 +9,8 @@ import { MseError, type MseErrorCode } from '../errors.js'
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../policy.js'
 import type { HandshakeResult, HandshakeStage, HandshakeStep, Role } from './types.js'
 
-export const debug = debugFactory('mse:core')
+// Typed without debug's own types, which consumers of the published declarations may not have.
+export const debug: (formatter: string, ...args: unknown[]) => void = debugFactory('mse:core')
 
 const KEY_A = ascii('keyA')
 const KEY_B = ascii('keyB')

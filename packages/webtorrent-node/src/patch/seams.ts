@@ -3,6 +3,7 @@ import Peer from 'webtorrent/lib/peer.js'
 import ConnPool from 'webtorrent/lib/conn-pool.js'
 import Torrent from 'webtorrent/lib/torrent.js'
 import { assertCompatibleBittorrentProtocol } from 'mse-wire'
+import type { WebTorrentClass } from '../webtorrent-api.js'
 
 /**
  * The places in webtorrent 3 where the MSE patch plugs in. Each is checked at start-up: a future
@@ -20,13 +21,13 @@ export class IncompatibleWebTorrentError extends Error {
 }
 
 export interface UpstreamModules {
-  WebTorrent: typeof UpstreamWebTorrent
+  WebTorrent: WebTorrentClass
   Peer: any
   ConnPool: any
   Torrent: any
 }
 
-export const upstream: UpstreamModules = { WebTorrent: UpstreamWebTorrent, Peer, ConnPool, Torrent }
+export const upstream: UpstreamModules = { WebTorrent: UpstreamWebTorrent as unknown as WebTorrentClass, Peer, ConnPool, Torrent }
 
 export function assertCompatibleWebTorrent (modules: UpstreamModules = upstream): void {
   const problems: string[] = []
