@@ -1,4 +1,8 @@
-import Wire from 'bittorrent-protocol'
+import UpstreamWire from 'bittorrent-protocol'
+import type { BittorrentWireClass } from './bittorrent-wire.js'
+
+/** bittorrent-protocol's Wire, seen through mse-wire's own declaration of it. */
+export const Wire = UpstreamWire as unknown as BittorrentWireClass
 
 /**
  * What mse-wire relies on in bittorrent-protocol, checked once at start-up so that a future release that
@@ -40,4 +44,3 @@ function probe (): true | IncompatibleBittorrentProtocolError {
   return true
 }
 
-export { Wire }

@@ -1,6 +1,7 @@
 export { MseStream, type MseStreamOptions } from './encrypted-stream.js'
 export type { MseOutcome } from './outcome.js'
 export type { RawSocket } from './raw-socket.js'
-export { createEncryptedWire, type EncryptedWire, type EncryptedWireOptions, type BittorrentWire } from './wire-hooks.js'
+export { createEncryptedWire, type EncryptedWire, type EncryptedWireOptions } from './wire-hooks.js'
+export type { BittorrentWire, BittorrentWireClass } from './bittorrent-wire.js'
 export { assertCompatibleBittorrentProtocol, IncompatibleBittorrentProtocolError } from './bittorrent-protocol-compat.js'
 export { HandshakeBudget, DEFAULT_HANDSHAKE_BUDGET, addressKey, type HandshakeBudgetOptions, type HandshakeBudgetStats, type BudgetTicket, type BudgetRefusal, type AdmitResult } from './handshake-budget.js'

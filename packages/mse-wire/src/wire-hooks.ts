@@ -1,9 +1,8 @@
 import { pipeline } from 'streamx'
 import { assertCompatibleBittorrentProtocol, Wire } from './bittorrent-protocol-compat.js'
+import type { BittorrentWire } from './bittorrent-wire.js'
 import { MseStream, type MseStreamOptions } from './encrypted-stream.js'
 import type { RawSocket } from './raw-socket.js'
-
-export type BittorrentWire = InstanceType<typeof Wire>
 
 export interface EncryptedWireOptions extends MseStreamOptions {
   /** bittorrent-protocol's connection type; default `tcpOutgoing` / `tcpIncoming` by role. */
@@ -23,7 +22,7 @@ export function createEncryptedWire (socket: RawSocket, options: EncryptedWireOp
   assertCompatibleBittorrentProtocol()
   const stream = new MseStream(socket, options)
   const type = options.type ?? (options.role === 'initiator' ? 'tcpOutgoing' : 'tcpIncoming')
-  const wire: BittorrentWire = new (Wire as any)(type, 0)
+  const wire = new Wire(type, 0)
   pipeline(stream, wire, stream)
   return { wire, stream }
 }
