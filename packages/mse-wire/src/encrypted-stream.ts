@@ -256,7 +256,8 @@ export class MseStream extends Duplex {
       handshakeBytesReceived: result.handshakeBytesReceived,
       initialPayloadLength: result.initialPayloadLength,
       durationMs: Date.now() - this.startedAt,
-      closedBeforePeerKey: false
+      closedBeforePeerKey: false,
+      secretHasLeadingZero: this.session?.secretHasLeadingZero
     })
     this.deliver(result.payload)
     this.flushHeld()
@@ -282,7 +283,8 @@ export class MseStream extends Duplex {
       durationMs: Date.now() - this.startedAt,
       error,
       failedStage: error.stage as MseOutcome['failedStage'],
-      closedBeforePeerKey: (error.code === 'peer-closed' && received === 0) || error.code === 'plaintext-reply'
+      closedBeforePeerKey: (error.code === 'peer-closed' && received === 0) || error.code === 'plaintext-reply',
+      secretHasLeadingZero: this.session?.secretHasLeadingZero
     }
   }
 

@@ -5,3 +5,4 @@ export { createEncryptedWire, type EncryptedWire, type EncryptedWireOptions } fr
 export type { BittorrentWire, BittorrentWireClass } from './bittorrent-wire.js'
 export { assertCompatibleBittorrentProtocol, IncompatibleBittorrentProtocolError } from './bittorrent-protocol-compat.js'
 export { HandshakeBudget, DEFAULT_HANDSHAKE_BUDGET, addressKey, type HandshakeBudgetOptions, type HandshakeBudgetStats, type BudgetTicket, type BudgetRefusal, type AdmitResult } from './handshake-budget.js'
+export { isUnpaddedSecretRejection } from './unpadded-secret.js'

@@ -24,4 +24,9 @@ export interface MseOutcome {
    * plaintext next: a peer that does not speak MSE hangs up on our key, or talks plaintext over it.
    */
   closedBeforePeerKey: boolean
+  /**
+   * Whether the DH shared secret S began with a zero byte; absent when no S was computed. Peers that hash
+   * an unpadded S fail on exactly these handshakes (see `isUnpaddedSecretRejection`).
+   */
+  secretHasLeadingZero?: boolean
 }

@@ -17,6 +17,8 @@ export interface MseClientState {
   stageTimeoutMs?: number
   /** Limits on incoming handshakes (see pool/incoming-budget.ts). */
   budget: HandshakeBudget
+  /** Retry an unpadded-secret rejection at once with fresh keys (default true). */
+  unpaddedSecretRetry: boolean
 }
 
 const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
@@ -31,6 +33,7 @@ export interface MseClientOptions {
   encryption?: EncryptionPolicy
   stageTimeoutMs?: number
   handshakeBudget?: HandshakeBudgetOptions
+  unpaddedSecretRetry?: boolean
 }
 
 /** Called by webtorrent-node's client class (and lazily for any client in register mode). */
@@ -42,7 +45,8 @@ export function attachMseState (client: any, options: MseClientOptions = {}): Ms
     memory: new PeerMemory(),
     stats: emptyStats(),
     stageTimeoutMs: options.stageTimeoutMs,
-    budget: new HandshakeBudget(options.handshakeBudget)
+    budget: new HandshakeBudget(options.handshakeBudget),
+    unpaddedSecretRetry: options.unpaddedSecretRetry ?? true
   }
   Object.defineProperty(client, MSE_STATE, { value: state, enumerable: false })
   // Torrents added before the state existed (register mode attaches lazily).

@@ -19,6 +19,12 @@ export interface WebTorrentOptions extends Record<string, any> {
    * progress (defaults in mse-wire's DEFAULT_HANDSHAKE_BUDGET). Connections over budget are closed unread.
    */
   mseHandshakeBudget?: HandshakeBudgetOptions
+  /**
+   * Redial at once, with fresh keys, a peer that drops our MSE handshake the way clients hashing an unpadded
+   * shared secret do (libtorrent <= 2.0.12, rakshasa's libtorrent: 1 handshake in 256). Default true; false
+   * only to measure the bug.
+   */
+  mseUnpaddedSecretRetry?: boolean
 }
 
 /**
@@ -47,10 +53,15 @@ export default class WebTorrent extends Upstream {
   constructor (options: WebTorrentOptions = {}) {
     installMsePatches()
     const encryption = parseEncryptionPolicy(options.encryption)
-    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, ...upstreamOptions } = options
+    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, mseUnpaddedSecretRetry, ...upstreamOptions } = options
     super({ ...upstreamOptions, secure: 0 })
     this.encryption = encryption
-    this.mseState = attachMseState(this, { encryption, stageTimeoutMs: mseStageTimeoutMs, handshakeBudget: mseHandshakeBudget })
+    this.mseState = attachMseState(this, {
+      encryption,
+      stageTimeoutMs: mseStageTimeoutMs,
+      handshakeBudget: mseHandshakeBudget,
+      unpaddedSecretRetry: mseUnpaddedSecretRetry
+    })
   }
 
   /**

@@ -13,6 +13,12 @@ export interface MseStats {
   fallbacks: { toPlaintext: number, toMse: number }
   /** Incoming handshake budget: admitted, refused by reason, in flight (set by `client.mseStats`). */
   budget?: HandshakeBudgetStats
+  /**
+   * Outgoing MSE handshakes that failed the way a responder hashing an unpadded S fails (libtorrent <= 2.0.12,
+   * rakshasa's libtorrent: our S began with a zero byte and the peer closed right after our flight 3), and how
+   * many of them were retried at once with fresh keys (always MSE, never plaintext).
+   */
+  unpaddedSecret: { suspected: number, retried: number }
 }
 
 export function emptyStats (): MseStats {
@@ -20,7 +26,8 @@ export function emptyStats (): MseStats {
     connected: { rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 },
     errors: {},
     attempts: { mse: 0, plaintext: 0 },
-    fallbacks: { toPlaintext: 0, toMse: 0 }
+    fallbacks: { toPlaintext: 0, toMse: 0 },
+    unpaddedSecret: { suspected: 0, retried: 0 }
   }
 }
 
@@ -33,6 +40,8 @@ export interface PeerConnectionInfo {
   method?: NegotiatedMethod
   /** True when this connection is the retry in the other mode after the peer hung up. */
   fallback: boolean
+  /** True when this connection is the MSE retry with fresh keys after an unpadded-secret rejection. */
+  secretRetry?: boolean
   /** The mse-core error code when the handshake failed. */
   error?: MseErrorCode
   /** Bytes of the IA that carried the BitTorrent handshake inside the MSE handshake (0: none). */

@@ -94,6 +94,15 @@ export abstract class HandshakeSession {
     return this.ended !== undefined
   }
 
+  /**
+   * Whether the shared secret S begins with a zero byte (about 1 handshake in 256); undefined until S is
+   * known. Clients that hash S without its left padding (libtorrent-rasterbar up to 2.0.12, rakshasa's
+   * libtorrent) compute a different HASH('req3', S) for exactly these secrets and drop the connection.
+   */
+  get secretHasLeadingZero (): boolean | undefined {
+    return this.secret === undefined ? undefined : this.secret[0] === 0
+  }
+
   /** Feeds bytes from the peer. Never throws: protocol violations come back as a failed step. */
   receive (data: Uint8Array, now: number): HandshakeStep {
     if (this.ended) {

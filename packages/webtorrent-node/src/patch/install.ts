@@ -2,6 +2,7 @@ import { MseStream, type MseOutcome } from 'mse-wire'
 import { debug, mseStateOf, trackTorrent, type MseClientState } from '../client-state.js'
 import { fallbackMode, firstConnectMode, type ConnectMode } from '../pool/dial-plan.js'
 import { admitIncoming, releaseIncoming } from '../pool/incoming-budget.js'
+import { retryUnpaddedSecret } from '../pool/unpadded-secret-retry.js'
 import type { PeerConnectionInfo } from '../stats.js'
 import { assertCompatibleWebTorrent, upstream, type UpstreamModules } from './seams.js'
 
@@ -86,6 +87,7 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): (
   const fallback = peer.__mseFallback === true
   const attempt: ConnectMode | undefined = outgoing ? (peer.__mseForcedMode ?? firstConnectMode(state.policy, state.memory.get(address))) : undefined
   const info: PeerConnectionInfo = { role: outgoing ? 'initiator' : 'responder', attempt, fallback }
+  if (peer.__mseSecretRetry === true) info.secretRetry = true
   peer.mse = info
   // The Wire must not run bittorrent-protocol's own PE on top of ours.
   peer.secure = 0
@@ -116,6 +118,7 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): (
   // A failed MSE dial: the one retry in plaintext, once the stream has reported (a microtask later).
   void stream.handshake.then(outcome => {
     if (outcome.ok || attempt !== 'mse') return
+    if (retryUnpaddedSecret(dial, outcome)) return
     const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback)
     if (next) retryInOtherMode(dial, next, outcome)
   })
