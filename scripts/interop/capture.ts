@@ -17,9 +17,13 @@ export const BT_HANDSHAKE_PREFIX = Buffer.concat([Buffer.from([19]), BT_PROTOCOL
 // ---------------------------------------------------------------------------------------------
 // Capturing
 
+export type CaptureProtocol = 'tcp' | 'udp'
+
 export interface CaptureOptions {
-  /** TCP ports to capture (filter `tcp and (port A or port B ...)`). Empty: all TCP on the interface. */
+  /** Ports to capture (filter `tcp and (port A or port B ...)`). Empty: all TCP on the interface. */
   ports: number[]
+  /** IP protocols to capture (default TCP only; add 'udp' for uTP, whose flows `utp.ts` reassembles). */
+  protocols?: CaptureProtocol[]
   /** Interface (default lo). */
   iface?: string
   /** Output file (default: capture.pcap in a fresh temp dir, removed by dispose()). */
@@ -52,10 +56,13 @@ export function findTcpdump(): string | undefined {
   return which('tcpdump') ?? (which('/usr/sbin/tcpdump') ? '/usr/sbin/tcpdump' : undefined)
 }
 
-export function captureFilter(ports: number[]): string {
+export function captureFilter(ports: number[], protocols: CaptureProtocol[] = ['tcp']): string {
   for (const p of ports) if (!Number.isInteger(p) || p <= 0 || p > 65535) throw new Error(`bad port ${p}`)
   const uniq = [...new Set(ports)]
-  return uniq.length ? `tcp and (${uniq.map((p) => `port ${p}`).join(' or ')})` : 'tcp'
+  const protos = [...new Set(protocols)]
+  if (protos.length === 0 || protos.some((p) => p !== 'tcp' && p !== 'udp')) throw new Error(`bad protocols ${protos.join(',')}`)
+  const proto = protos.length === 1 ? protos[0]! : `(${protos.join(' or ')})`
+  return uniq.length ? `${proto} and (${uniq.map((p) => `port ${p}`).join(' or ')})` : proto
 }
 
 export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle> {
@@ -63,7 +70,7 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
   if (!tcpdump) throw new Error('tcpdump not found (scripts/install-peers installs it)')
   const ownDir = opts.file ? undefined : makeTempDir('pcap')
   const file = opts.file ?? join(ownDir!, 'capture.pcap')
-  const filter = captureFilter(opts.ports)
+  const filter = captureFilter(opts.ports, opts.protocols)
   // --immediate-mode: libpcap hands over each packet at once (otherwise TPACKET_V3 delivers whole
   // blocks on a 1 s timeout, and packets still in the ring when SIGINT arrives are never written);
   // -U: write each packet as it arrives; -n: no name lookups; -s 0: whole packets; -B: 32 MiB
@@ -273,7 +280,7 @@ export interface TcpSegment {
 }
 
 /** Strip the link layer: returns the IP packet (v4 or v6) or undefined for anything else. */
-function ipPayload(p: Packet): Buffer | undefined {
+export function ipPayload(p: Packet): Buffer | undefined {
   const d = p.data
   let ethertype: number | undefined
   let off = 0
@@ -442,6 +449,9 @@ export type FlowKind =
 export interface FlowRecord {
   /** Order of first appearance in the capture. */
   index: number
+  /** TCP, or uTP over UDP (see utp.ts). */
+  transport: 'tcp' | 'utp'
+
   /** The side that sent the SYN (if the capture saw it; else the first sender). */
   initiator: Endpoint
   responder: Endpoint
@@ -473,6 +483,11 @@ export interface CaptureAnalysis {
 export interface AnalyseOptions {
   /** Keep the reassembled byte streams on each flow record. */
   keepPayload?: boolean
+  /**
+   * Flows of another transport found in the same packets (uTP: `utpFlows` of utp.ts), merged with the TCP
+   * flows in order of first appearance.
+   */
+  extraFlows?: (packets: Packet[], ports: number[] | undefined, opts: AnalyseOptions) => FlowRecord[]
 }
 
 interface DirState {
@@ -537,6 +552,11 @@ function reassemble(dir: DirState): { stream: Buffer; holes: number; duplicateBy
 function summarise(dir: DirState, keep: Buffer[] | undefined): DirectionSummary {
   const r = reassemble(dir)
   keep?.push(r.stream)
+  return summariseStream(r)
+}
+
+/** What the suite asks of one direction's reassembled byte stream (TCP or uTP). */
+export function summariseStream(r: { stream: Buffer; holes: number; duplicateBytes: number; truncated: number; startKnown: boolean }): DirectionSummary {
   const idx = r.stream.indexOf(BT_PROTOCOL)
   return {
     bytes: r.stream.length,
@@ -614,11 +634,9 @@ export function analysePackets(packets: Packet[], ports?: number[], opts: Analys
     const ba = summarise(f.bToA, keep)
     const plaintextHandshake = ab.startsWithBtHandshake || ba.startsWithBtHandshake
     const containsBtProtocol = ab.containsBtProtocol || ba.containsBtProtocol
-    const kind: FlowKind = ab.bytes + ba.bytes === 0
-      ? 'empty'
-      : plaintextHandshake ? 'plaintext' : containsBtProtocol ? 'mse-plaintext' : 'encrypted'
     return {
       index: f.index,
+      transport: 'tcp',
       initiator: f.a,
       responder: f.b,
       sawSyn: f.sawSyn,
@@ -629,11 +647,18 @@ export function analysePackets(packets: Packet[], ports?: number[], opts: Analys
       responderToInitiator: ba,
       plaintextHandshake,
       containsBtProtocol,
-      kind,
+      kind: flowKind(ab, ba),
       ...(keep ? { payload: { initiatorToResponder: keep[0]!, responderToInitiator: keep[1]! } } : {}),
     }
   })
   return { flows, tcpSegments }
+}
+
+/** plaintext / mse-plaintext / encrypted / empty, from the two directions of a flow. */
+export function flowKind(ab: DirectionSummary, ba: DirectionSummary): FlowKind {
+  if (ab.bytes + ba.bytes === 0) return 'empty'
+  if (ab.startsWithBtHandshake || ba.startsWithBtHandshake) return 'plaintext'
+  return ab.containsBtProtocol || ba.containsBtProtocol ? 'mse-plaintext' : 'encrypted'
 }
 
 /**
@@ -643,7 +668,14 @@ export function analysePackets(packets: Packet[], ports?: number[], opts: Analys
  */
 export async function analyseCapture(file: string, ports?: number[], opts: AnalyseOptions = {}): Promise<CaptureAnalysis> {
   const packets = parsePcap(await readFile(file))
-  const { flows, tcpSegments } = analysePackets(packets, ports, opts)
+  const tcp = analysePackets(packets, ports, opts)
+  const { tcpSegments } = tcp
+  let flows = tcp.flows
+  if (opts.extraFlows) {
+    flows = [...flows, ...opts.extraFlows(packets, ports, opts)]
+      .sort((x, y) => x.firstTs - y.firstTs || x.index - y.index)
+      .map((f, index) => ({ ...f, index }))
+  }
   return {
     file,
     linkTypes: [...new Set(packets.map((p) => p.linkType))],
@@ -656,7 +688,7 @@ export async function analyseCapture(file: string, ports?: number[], opts: Analy
 /** One line per flow, for logs and assertion messages. */
 export function describeFlows(flows: FlowRecord[]): string {
   return flows
-    .map((f) => `#${f.index} ${f.initiator.ip}:${f.initiator.port} -> ${f.responder.ip}:${f.responder.port} ` +
+    .map((f) => `#${f.index} ${f.transport === 'utp' ? 'uTP ' : ''}${f.initiator.ip}:${f.initiator.port} -> ${f.responder.ip}:${f.responder.port} ` +
       `${f.kind} out=${f.initiatorToResponder.bytes}B in=${f.responderToInitiator.bytes}B ` +
       (f.initiatorToResponder.holes + f.responderToInitiator.holes ? `HOLES=${f.initiatorToResponder.holes}/${f.responderToInitiator.holes} ` : '') +
       `head=${f.initiatorToResponder.head.slice(0, 16)}/${f.responderToInitiator.head.slice(0, 16)} ` +

@@ -3,7 +3,7 @@
  * Stream Encryption), driven only through its public API:
  *
  *   new WebTorrent({ encryption, dht:false, tracker:false, lsd:false, natUpnp:false, natPmp:false,
- *                    utPex:false, webSeeds:false, utp:false })
+ *                    utPex:false, webSeeds:false, utp:false })   (utp:true for the uTP settings)
  *   client.mseStats, wire.mse, torrent.addPeer()
  *
  * Like upstream webtorrent, its TCP server listens on all interfaces (there is no bind-address
@@ -20,8 +20,9 @@ export const QUIET = LOOPBACK_ONLY
 
 export type OurClient = WebTorrent
 
-export function createOurClient(encryption: EncryptionPolicy): OurClient {
-  return new WebTorrent({ ...QUIET, encryption })
+/** Our client with the given policy; `utp` turns webtorrent's uTP on (it then dials uTP first). */
+export function createOurClient(encryption: EncryptionPolicy, transport: 'tcp' | 'utp' = 'tcp'): OurClient {
+  return new WebTorrent({ ...QUIET, encryption, ...(transport === 'utp' ? { utp: true } : {}) })
 }
 
 export async function ourListeningPort(client: OurClient, timeoutMs = 10000): Promise<number> {
@@ -37,6 +38,8 @@ export async function destroyOurClient(client: OurClient, timeoutMs = 10000): Pr
 export interface WireRecord {
   remoteAddress: string
   remotePort: number
+  /** webtorrent's connection type: tcpOutgoing, tcpIncoming, utpOutgoing, utpIncoming. */
+  type: string
   /** `wire.mse` (role, attempt, method, fallback, error); undefined would mean the patch did not run. */
   mse: PeerConnectionInfo | undefined
   downloaded: number
@@ -72,6 +75,7 @@ export class WireRecorder {
     return this.wires.map((w, i) => ({
       remoteAddress: String(w.remoteAddress),
       remotePort: Number(w.remotePort),
+      type: String(w.type),
       mse: w.mse ? { ...w.mse } : undefined,
       downloaded: Number(w.downloaded ?? 0),
       uploaded: Number(w.uploaded ?? 0),

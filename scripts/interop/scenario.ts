@@ -12,6 +12,7 @@ import { makeRandomTorrent, type RandomTorrent } from './torrents.js'
 import { startLibtorrent, type LtEncLevel, type LtEncPolicy, type LibtorrentHandle } from './peers/libtorrent.js'
 import { startTransmission, type TransmissionEncryption, type TransmissionHandle } from './peers/transmission.js'
 import { startCtorrent } from './peers/ctorrent.js'
+import { utpFlows } from './utp.js'
 import { startCapture, describeFlows, type CaptureAnalysis, type CaptureHandle, type DirectionSummary, type FlowKind, type FlowRecord } from './capture.js'
 import {
   makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, waitUntil, type PeerHandle,
@@ -43,6 +44,8 @@ export type Dialer = 'we dial' | 'they dial'
 export interface PeerView {
   endpoint: string
   encryption: 'rc4' | 'plaintext_encrypted' | 'none' | 'encrypted' | 'plaintext'
+  /** The transport, where the peer reports it (libtorrent's utp_socket flag). */
+  transport?: 'tcp' | 'utp'
 }
 
 export interface StartedPeer {
@@ -68,6 +71,12 @@ export interface PeerSetting {
   detail: string
   /** Loopback address the peer listens on. */
   address: string
+  /**
+   * `utp`: both sides with uTP on and the peer with TCP off, so every connection is uTP (our client dials
+   * uTP first; the peer can neither accept nor dial TCP). Default `tcp`: TCP only on both sides.
+   */
+  transport?: 'tcp' | 'utp'
+
   /** Size of the test content (Transmission: small, its unchoke cycle dominates). */
   size: number
   /**
@@ -79,13 +88,16 @@ export interface PeerSetting {
   start(o: PeerStartOptions): Promise<StartedPeer>
 }
 
-export function libtorrentSetting(name: string, detail: string, enc: { out: LtEncPolicy; in: LtEncPolicy; level: LtEncLevel }): PeerSetting {
+export function libtorrentSetting(name: string, detail: string, enc: { out: LtEncPolicy; in: LtEncPolicy; level: LtEncLevel }, transport: 'tcp' | 'utp' = 'tcp'): PeerSetting {
   return {
     name,
     kind: 'libtorrent',
     detail,
     address: '127.0.0.1',
-    size: 2 * MiB,
+    transport,
+    // uTP moves ~1.4 KB datagrams, not 64 KiB loopback segments: 40 times the packets for tcpdump, which
+    // drops some on a busy machine. 512 KiB keeps the capture whole.
+    size: transport === 'utp' ? 512 * KiB : 2 * MiB,
     dialsWhen: ['seed', 'download'],
     async start(o) {
       const h: LibtorrentHandle = await startLibtorrent({
@@ -96,6 +108,8 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
         outEnc: enc.out,
         inEnc: enc.in,
         level: enc.level,
+        utp: transport === 'utp',
+        noTcp: transport === 'utp',
         connect: o.dialUs ? [o.dialUs] : [],
       })
       if (o.mode === 'download') {
@@ -106,7 +120,7 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
       }
       return {
         handle: h,
-        view: () => [...h.seenPeers().values()].map((p) => ({ endpoint: `${p.ip}:${p.port}`, encryption: p.encryption })),
+        view: () => [...h.seenPeers().values()].map((p) => ({ endpoint: `${p.ip}:${p.port}`, encryption: p.encryption, transport: p.transport })),
       }
     },
   }
@@ -244,7 +258,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     const t = await makeRandomTorrent({ dir: join(dir, 'src'), size: setting.size })
 
     // Our client first: its port is needed by the capture filter and by a peer that dials us.
-    const client: OurClient = createOurClient(policy)
+    const transport = setting.transport ?? 'tcp'
+    const client: OurClient = createOurClient(policy, transport)
     res.add(() => destroyOurClient(client))
     const ourPort = await ourListeningPort(client)
     const ourDir = join(dir, 'ours')
@@ -258,7 +273,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     const peerPort = await freePort(setting.address)
     let cap: CaptureHandle | undefined
     if (spec.capture) {
-      cap = await startCapture({ ports: [peerPort, ourPort] })
+      // uTP: UDP too (and TCP, to show that nothing went over TCP).
+      cap = await startCapture({ ports: [peerPort, ourPort], protocols: transport === 'utp' ? ['tcp', 'udp'] : ['tcp'] })
       res.pid(cap.pid)
       res.add(async () => { await cap!.stop(); cap!.dispose() })
       mark(`tcpdump pid ${cap.pid}: ${cap.filter}`)
@@ -296,7 +312,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     if (completed) {
       receivedSha256 = await sha256File(role === 'downloads' ? join(ourDir, t.name) : peer.handle.contentPath())
     }
-    const analysis = cap ? await cap.stopAndAnalyse() : undefined
+    const analysis = cap ? await cap.stopAndAnalyse(transport === 'utp' ? { extraFlows: utpFlows } : {}) : undefined
     if (analysis) mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
 
     const obs: Observation = {

@@ -33,6 +33,10 @@ export interface LibtorrentOptions {
   /** allowed_enc_level (default 'both'). */
   level?: LtEncLevel
   preferRc4?: boolean
+  /** Enable uTP, incoming and outgoing (default off: TCP only). */
+  utp?: boolean
+  /** Disable TCP, incoming and outgoing (default on): with `utp`, every connection is uTP. */
+  noTcp?: boolean
   /** Peers to dial once the torrent is ready ("127.0.0.1:6881" or {address, port}). */
   connect?: Array<string | { address: string; port: number }>
   /** Bound for start-up (python start, listen socket). Default 20 s. */
@@ -48,6 +52,8 @@ export interface LtPeerStatus {
   /** From peer_info flags: 'rc4' (rc4_encrypted), 'plaintext_encrypted' (MSE, plaintext payload), 'none'. */
   encryption: 'rc4' | 'plaintext_encrypted' | 'none'
   outgoing: boolean
+  /** From the utp_socket peer flag. */
+  transport: 'tcp' | 'utp'
   progress: number
   totalDownload: number
   totalUpload: number
@@ -133,6 +139,8 @@ export async function startLibtorrent(opts: LibtorrentOptions): Promise<Libtorre
     '--max-seconds', '900',
   ]
   if (opts.preferRc4) args.push('--prefer-rc4')
+  if (opts.utp) args.push('--utp')
+  if (opts.noTcp) args.push('--no-tcp')
   for (const c of opts.connect ?? []) {
     const ep = toEndpoint(c)
     args.push('--connect', `${ep.address}:${ep.port}`)

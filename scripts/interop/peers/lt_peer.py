@@ -2,8 +2,9 @@
 """One libtorrent-rasterbar peer for the loopback interop suite.
 
 Driven by scripts/interop/peers/libtorrent.ts. Seeds or downloads one .torrent with every discovery
-mechanism off (DHT, LSD, UPnP, NAT-PMP, PEX, trackers, uTP) and the encryption policy given on the
-command line. Prints one JSON object per line on stdout:
+mechanism off (DHT, LSD, UPnP, NAT-PMP, PEX, trackers) and the encryption policy given on the
+command line. Transports: TCP only by default; --utp turns uTP on (both directions), --no-tcp turns TCP
+off (so that every connection, in and out, is uTP). Prints one JSON object per line on stdout:
 
   {"type":"listening","address":"127.0.0.1","port":40001}
   {"type":"status","progress":0.5,"state":"downloading","seed":false,"peers":[...],...}
@@ -50,6 +51,11 @@ PEER_FLAG_NAMES = [
     "utp_socket", "ssl_socket", "rc4_encrypted", "plaintext_encrypted",
 ]
 PEER_FLAGS = [(n, int(getattr(lt.peer_info, n))) for n in PEER_FLAG_NAMES if hasattr(lt.peer_info, n)]
+# The Python bindings of 2.0.8 do not export utp_socket; its value is bit 17 of peer_flags_t
+# (include/libtorrent/peer_info.hpp: `static constexpr peer_flags_t utp_socket = 17_bit;`).
+UTP_SOCKET = int(getattr(lt.peer_info, "utp_socket", 1 << 17))
+if not hasattr(lt.peer_info, "utp_socket"):
+    PEER_FLAGS.append(("utp_socket", UTP_SOCKET))
 
 STOP = False
 
@@ -91,6 +97,7 @@ def peer_record(p):
         "flagBits": flags,
         "encryption": enc,
         "outgoing": bool(flags & int(lt.peer_info.outgoing_connection)),
+        "transport": "utp" if flags & UTP_SOCKET else "tcp",
         "progress": p.progress,
         "totalDownload": p.total_download,
         "totalUpload": p.total_upload,
@@ -121,6 +128,8 @@ def main():
     ap.add_argument("--in-enc", choices=list(ENC_POLICY), default="enabled")
     ap.add_argument("--level", choices=list(ENC_LEVEL), default="both")
     ap.add_argument("--prefer-rc4", action="store_true")
+    ap.add_argument("--utp", action="store_true", help="enable incoming and outgoing uTP")
+    ap.add_argument("--no-tcp", action="store_true", help="disable incoming and outgoing TCP (uTP only)")
     ap.add_argument("--connect", action="append", default=[], help="ip:port to dial (repeatable)")
     ap.add_argument("--interval", type=float, default=0.25, help="seconds between status lines")
     ap.add_argument("--max-seconds", type=float, default=600.0)
@@ -142,10 +151,10 @@ def main():
         "enable_upnp": False,
         "enable_natpmp": False,
         "enable_ip_notifier": False,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,
-        "enable_incoming_tcp": True,
-        "enable_outgoing_tcp": True,
+        "enable_incoming_utp": bool(args.utp),
+        "enable_outgoing_utp": bool(args.utp),
+        "enable_incoming_tcp": not args.no_tcp,
+        "enable_outgoing_tcp": not args.no_tcp,
         "dht_bootstrap_nodes": "",
         "out_enc_policy": int(ENC_POLICY[args.out_enc]),
         "in_enc_policy": int(ENC_POLICY[args.in_enc]),

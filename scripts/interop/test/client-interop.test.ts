@@ -89,6 +89,23 @@ const SETTINGS: SettingEntry[] = [
         : { outcome: 'completes', methods: ['rc4'], fallback: false, why: 'libtorrent dials with MSE, provides RC4+plaintext; we (responder) select RC4' }
     },
   },
+  // uTP: libtorrent with uTP on and TCP off (enable_incoming/outgoing_utp on, enable_incoming/outgoing_tcp off),
+  // our client with webtorrent's `utp: true`: every connection, whoever dials, is uTP.
+  {
+    setting: libtorrentSetting('libtorrent uTP forced', 'pe_forced, pe_rc4; uTP only (its TCP off, ours utp: true)', { out: 'forced', in: 'forced', level: 'rc4' }, 'utp'),
+    combos: ALL_COMBOS,
+    expect: () => ({ outcome: 'completes', methods: ['rc4'], fallback: false, why: 'both sides can only agree on RC4' }),
+  },
+  {
+    setting: libtorrentSetting('libtorrent uTP enabled', 'pe_enabled, pe_both, prefer_rc4 off; uTP only (its TCP off, ours utp: true)', { out: 'enabled', in: 'enabled', level: 'both' }, 'utp'),
+    combos: ALL_COMBOS,
+    expect: (_role, dial, policy) => {
+      if (policy === 'required') return { outcome: 'completes', methods: ['rc4'], fallback: false, why: 'we provide RC4 only (or select it)' }
+      return dial === 'we dial'
+        ? { outcome: 'completes', methods: ['plaintext-after-mse'], fallback: false, why: 'we provide RC4+plaintext; libtorrent (responder, prefer_rc4 off) selects plaintext' }
+        : { outcome: 'completes', methods: ['rc4'], fallback: false, why: 'libtorrent dials with MSE, provides RC4+plaintext; we (responder) select RC4' }
+    },
+  },
   {
     setting: libtorrentSetting('libtorrent disabled', 'out_enc_policy=in_enc_policy=pe_disabled (plaintext only)', { out: 'disabled', in: 'disabled', level: 'both' }),
     combos: ALL_COMBOS,
@@ -193,7 +210,7 @@ function observedText(obs: Observation): string {
   const errs = Object.entries(s.errors).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'
   if (obs.completed && w?.mse?.method) {
     const f = flowOfWire(obs, w)
-    const label = f ? f.flow.kind : 'no capture'
+    const label = f ? `${f.flow.kind}${f.flow.transport === 'utp' ? ' over uTP' : ''}` : 'no capture'
     const fb = w.mse.fallback ? `, after ${s.attempts.mse} refused MSE attempt${s.attempts.mse === 1 ? '' : 's'} (fallback)` : ''
     const peer = obs.peerView.length ? `; ${obs.peer.kind} reports ${viewText(obs.peerView)}` : ''
     const intact = obs.receivedSha256 === obs.expectedSha256 ? 'SHA-256 ok' : 'SHA-256 MISMATCH'
@@ -282,6 +299,9 @@ function check(obs: Observation, e: Expectation): void {
   expect(w!.mse, `wire.mse missing: the MSE patch did not run${why}`).to.not.equal(undefined)
   const mse = w!.mse!
   expect(mse.role, why).to.equal(spec.dial === 'we dial' ? 'initiator' : 'responder')
+  // The transport is the setting's: webtorrent's connection type, the peer's own view, every captured flow.
+  const transport = spec.setting.transport ?? 'tcp'
+  expect(w!.type, `our connection type${why}`).to.equal(`${transport}${spec.dial === 'we dial' ? 'Outgoing' : 'Incoming'}`)
   expect(e.methods, why).to.include(mse.method)
   const method = mse.method as Method
   expect(obs.stats.connected[method], why).to.be.at.least(1)
@@ -307,11 +327,13 @@ function check(obs: Observation, e: Expectation): void {
   if (spec.setting.kind === 'libtorrent') {
     const lt = { rc4: 'rc4', 'plaintext-after-mse': 'plaintext_encrypted', plaintext: 'none' }[method]
     expect(peerSays, `libtorrent's peer flags${why}`).to.include(lt)
+    expect(obs.peerView.map((v) => v.transport), `libtorrent's utp_socket flag${why}`).to.include(transport)
   } else if (spec.setting.kind === 'transmission' && method !== 'plaintext-after-mse') {
     expect(peerSays, `Transmission's isEncrypted${why}`).to.include(method === 'rc4' ? 'encrypted' : 'plaintext')
   }
 
   if (!captured) return
+  for (const f of flows) expect(f.flow.transport, `a ${f.flow.transport} flow in a ${transport} setting${why}`).to.equal(transport)
   // The flow that carried the torrent is our main wire's, and its label agrees with wire.mse.method.
   const withData = flows.filter((f) => f.flow.kind !== 'empty')
   const data = withData.reduce((a, b) => (totalBytes(b.flow) > totalBytes(a.flow) ? b : a))
