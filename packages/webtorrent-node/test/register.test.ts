@@ -32,7 +32,7 @@ interface ChildResult {
  * when the program's package.json pins its own webtorrent), made by copying the package next to the program.
  * It lives inside this package (in the git-ignored .tmp) so the copy's dependencies still resolve.
  */
-function programWithOwnCopy (edit?: (peerJs: string) => string): { program: string, requireFirst: string, copy: string, dir: string } {
+function programWithOwnCopy (edit?: (peerJs: string) => string): { program: string, requireFirst: string, preload: string, copy: string, dir: string } {
   mkdirSync(join(packageDir, '.tmp'), { recursive: true })
   const dir = mkdtempSync(join(packageDir, '.tmp', 'own-copy-'))
   const copy = join(dir, 'node_modules', 'webtorrent')
@@ -40,12 +40,15 @@ function programWithOwnCopy (edit?: (peerJs: string) => string): { program: stri
   if (edit) writeFileSync(join(copy, 'lib', 'peer.js'), edit(readFileSync(join(copy, 'lib', 'peer.js'), 'utf8')))
   copyFileSync(program, join(dir, 'plain-downloader.mjs'))
   copyFileSync(requireFirst, join(dir, 'require-first.cjs'))
-  return { program: join(dir, 'plain-downloader.mjs'), requireFirst: join(dir, 'require-first.cjs'), copy, dir }
+  // Loads the program's copy before register mode's hooks exist, as an earlier --import would.
+  writeFileSync(join(dir, 'preload.mjs'), "import 'webtorrent'\n")
+  return { program: join(dir, 'plain-downloader.mjs'), requireFirst: join(dir, 'require-first.cjs'), preload: join(dir, 'preload.mjs'), copy, dir }
 }
 
-async function runPlainProgram (args: { register?: string, secure: string, env?: Record<string, string>, torrentFile: string, peer: string, program?: string }): Promise<ChildResult> {
+async function runPlainProgram (args: { register?: string, preload?: string, secure: string, env?: Record<string, string>, torrentFile: string, peer: string, program?: string }): Promise<ChildResult> {
   // tsx's ESM hooks only: its CommonJS hooks would resolve webtorrent's own imports with require conditions.
   const nodeArgs = ['--import', 'tsx/esm', '--conditions=source']
+  if (args.preload) nodeArgs.push('--import', args.preload)
   if (args.register) nodeArgs.push('--import', args.register)
   const env: NodeJS.ProcessEnv = { ...process.env, ...args.env }
   if (args.env?.WEBTORRENT_MSE_ENCRYPTION === undefined) delete env.WEBTORRENT_MSE_ENCRYPTION
@@ -156,11 +159,18 @@ describe('register mode: an unmodified webtorrent program gets MSE', function ()
     const copies: string[] = []
     after(() => { for (const copy of copies) rmSync(copy, { recursive: true, force: true }) })
 
-    for (const loader of ['import', 'require'] as const) {
-      it(`the copy the program ${loader}s is patched as it loads: RC4 through our MSE, wire.mse, client.mseStats, no warning`, async () => {
+    const loaders = {
+      import: 'the copy the program imports is patched as it loads',
+      require: 'the copy the program requires is patched as it loads',
+      preload: 'a copy loaded before register mode (an earlier --import) is found from the program\'s directory and patched'
+    }
+    let seedValue = 805
+    for (const [loader, title] of Object.entries(loaders)) {
+      const value = seedValue++
+      it(`${title}: RC4 through our MSE, wire.mse, client.mseStats, no warning`, async () => {
         const app = programWithOwnCopy()
         copies.push(app.dir)
-        const { seeder, seeding, data, torrentFile } = await scenario('tolerated', loader === 'import' ? 805 : 806)
+        const { seeder, seeding, data, torrentFile } = await scenario('tolerated', value)
         let seenByUs: any
         seeding.on('wire', (wire: any) => { seenByUs ??= { mse: wire.mse, outcome: responderOutcomes(seeding)[0] } })
         const result = await runPlainProgram({
@@ -168,7 +178,8 @@ describe('register mode: an unmodified webtorrent program gets MSE', function ()
           secure: '2',
           torrentFile,
           peer: addressOf(seeder),
-          program: loader === 'import' ? app.program : app.requireFirst
+          program: loader === 'require' ? app.requireFirst : app.program,
+          preload: loader === 'preload' ? app.preload : undefined
         })
         expect(result.code, result.stderr).to.equal(0)
         expect(fileURLToPath(result.report.webtorrentUrl), 'the program ran its own copy').to.equal(join(app.copy, 'index.js'))
@@ -189,7 +200,7 @@ describe('register mode: an unmodified webtorrent program gets MSE', function ()
         return changed
       })
       copies.push(app.dir)
-      const { seeder, data, torrentFile } = await scenario('preferred', 807)
+      const { seeder, data, torrentFile } = await scenario('preferred', 809)
       const result = await runPlainProgram({ register: 'webtorrent-node/register', secure: '2', torrentFile, peer: addressOf(seeder), program: app.requireFirst })
       expect(result.code, result.stderr).to.equal(0)
       expect(result.report.sha256).to.equal(sha256(data))

@@ -1,4 +1,6 @@
 import { createRequire, register } from 'node:module'
+import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { patchLoadedWebTorrent } from './copies.js'
 import type { LoaderHooksData } from './loader-hooks.js'
 import { seamModulesIn, webtorrentPackageDir } from './webtorrent-package.js'
@@ -42,4 +44,33 @@ function patchRequired (exported: any, dir: string): void {
     // A seam module that cannot be required is reported as missing by the compatibility check.
   }
   patchLoadedWebTorrent(modules, dir)
+}
+
+/**
+ * The copy the program would load, resolved from its own directory and from the working directory, is
+ * patched now: it may have been loaded before the hooks existed (an earlier `--import`, a preload).
+ * Loading it early changes nothing for the program, which gets the same module instance.
+ */
+export async function patchCopiesReachableFrom (places: Array<string | undefined>): Promise<void> {
+  const seen = new Set<string>()
+  for (const place of places) {
+    if (!place) continue
+    let main: string
+    try {
+      main = createRequire(join(resolve(place), 'noop.js')).resolve('webtorrent')
+    } catch {
+      continue // no webtorrent reachable from there
+    }
+    const dir = webtorrentPackageDir(main)
+    if (!dir || seen.has(dir)) continue
+    seen.add(dir)
+    const modules: Record<string, any> = {}
+    try {
+      modules.WebTorrent = (await import(pathToFileURL(main).href)).default
+      for (const [name, file] of seamModulesIn(dir)) modules[name] = (await import(pathToFileURL(file).href)).default
+    } catch {
+      continue // a copy that does not even load: the program meets that error itself, unchanged
+    }
+    patchLoadedWebTorrent(modules, dir)
+  }
 }
