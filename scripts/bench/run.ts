@@ -19,11 +19,15 @@ import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { coreSection } from './core.js'
 import { wireSection } from './wire.js'
+import { loadSection } from './load.js'
+import { floodSection } from './flood.js'
 import { formatTable, mergeResults, type Row, type Section, type Target } from './lib.js'
 
 const SECTIONS: Section[] = [
   coreSection,
-  wireSection
+  wireSection,
+  loadSection,
+  floodSection
 ]
 
 const RESULTS_FILE = fileURLToPath(new URL('../../bench-results.json', import.meta.url))

@@ -20,12 +20,10 @@
  * In `npm run bench`, register it in scripts/bench/run.ts: `import { wireSection } from './wire.js'` and add
  * `wireSection` to SECTIONS.
  */
-import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { transformSync } from 'esbuild'
 import { cpus, loadavg } from 'node:os'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
+import { buildPeerScript, spawnPeer, type Child } from './child.js'
 import { fmt, fmtRatio, formatTable, median, ratio, round, target, type Row, type Section, type SectionReport } from './lib.js'
 import type { LeechReport, SeedReport, WireBenchMode } from './wire-peer.js'
 
@@ -88,74 +86,22 @@ export interface WireBenchResult {
   }
 }
 
-const PEER_SOURCE = fileURLToPath(new URL('./wire-peer.ts', import.meta.url))
-const PEER_SCRIPT = fileURLToPath(new URL('./.build/wire-peer.mjs', import.meta.url))
-
-/**
- * The peers run as plain JavaScript on the built packages (dist), without tsx: tsx's ESM loader starts a
- * worker thread, which detaches an ArrayBuffer and trips V8's process-wide "ArrayBuffer detaching"
- * protector, slowing every typed-array byte loop (RC4 included) by a quarter (see rc4-child.mjs). So the
- * peer script is transpiled here (types stripped) next to the source, and its imports of mse-core and
- * mse-wire resolve to their dist builds (`npm run bench` builds them first).
- */
-function buildPeerScript (): void {
-  const { code } = transformSync(readFileSync(PEER_SOURCE, 'utf8'), { loader: 'ts', format: 'esm', target: 'node20' })
-  mkdirSync(fileURLToPath(new URL('./.build/', import.meta.url)), { recursive: true })
-  writeFileSync(PEER_SCRIPT, code)
-}
 const MiB = 1024 * 1024
 const RUN_TIMEOUT_MS = 60_000
 
-interface Child {
-  message: <T>(pick: (m: any) => T | undefined) => Promise<T>
-  send: (message: unknown) => void
-  kill: () => void
-  exited: Promise<void>
+function spawnWirePeer (script: string, args: string[], legacyProvider: boolean, cpuProfDir: string | undefined): Child {
+  const execArgv = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${args[0]}-${args[1]}-${Date.now()}`] : []
+  return spawnPeer(script, args, { execArgv, legacyProvider, timeoutMs: RUN_TIMEOUT_MS })
 }
 
-function spawnPeer (args: string[], legacyProvider: boolean, cpuProfDir: string | undefined): Child {
-  const execArgv = legacyProvider ? ['--openssl-legacy-provider'] : []
-  if (cpuProfDir) execArgv.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}/${args[0]}-${args[1]}-${Date.now()}`)
-  // The legacy provider only where the contender says so, whatever the parent runs with.
-  const env = { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace(/--openssl-legacy-provider/g, '') }
-  delete env.MSE_RC4_BACKEND
-  const child = fork(PEER_SCRIPT, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-  const messages: any[] = []
-  const waiters: Array<() => void> = []
-  child.on('message', m => { messages.push(m); for (const w of waiters.splice(0)) w() })
-  let exitCode: number | null = null
-  const exited = new Promise<void>(resolve => child.once('exit', code => { exitCode = code; resolve(); for (const w of waiters.splice(0)) w() }))
-  return {
-    async message (pick) {
-      const deadline = Date.now() + RUN_TIMEOUT_MS
-      for (;;) {
-        for (const m of messages) {
-          if (m?.error) throw new Error(`wire-peer ${args.join(' ')}: ${m.error as string}`)
-          const value = pick(m)
-          if (value !== undefined) return value
-        }
-        if (exitCode !== null) throw new Error(`wire-peer ${args.join(' ')} exited with ${exitCode}`)
-        if (Date.now() > deadline) throw new Error(`wire-peer ${args.join(' ')}: no answer within ${RUN_TIMEOUT_MS} ms`)
-        await new Promise<void>(resolve => {
-          const timer = setTimeout(resolve, 1000)
-          waiters.push(() => { clearTimeout(timer); resolve() })
-        })
-      }
-    },
-    send (message) { child.send(message as any) },
-    kill () { if (exitCode === null) child.kill() },
-    exited
-  }
-}
-
-async function runOnce (contender: WireContender, bytes: number, window: number, cpuProfDir: string | undefined): Promise<WireRun> {
+async function runOnce (script: string, contender: WireContender, bytes: number, window: number, cpuProfDir: string | undefined): Promise<WireRun> {
   const { peerMode: mode, legacyProvider } = CONTENDERS[contender]
   const infoHash = randomBytes(20).toString('hex')
-  const seed = spawnPeer(['seed', mode, infoHash], legacyProvider, cpuProfDir)
+  const seed = spawnWirePeer(script, ['seed', mode, infoHash], legacyProvider, cpuProfDir)
   let leech: Child | undefined
   try {
     const port = await seed.message(m => m?.port as number | undefined)
-    leech = spawnPeer(['leech', mode, infoHash, String(port), String(bytes), String(window)], legacyProvider, cpuProfDir)
+    leech = spawnWirePeer(script, ['leech', mode, infoHash, String(port), String(bytes), String(window)], legacyProvider, cpuProfDir)
     const report = await leech.message(m => m?.leech as LeechReport | undefined)
     // Ask the seed for its CPU time only now that the transfer is over.
     seed.send('report')
@@ -177,12 +123,12 @@ export async function runWireBench (options: WireBenchOptions = {}): Promise<Wir
   const window = options.window ?? 64
   const log = options.log ?? (() => {})
   const modes = options.modes ?? WIRE_MODES
-  buildPeerScript()
+  const script = buildPeerScript(new URL('./wire-peer.ts', import.meta.url))
   const all: WireRun[] = []
   for (let round = 0; round < runs; round++) {
     for (let k = 0; k < modes.length; k++) {
       const mode = modes[(k + round) % modes.length]!
-      const run = await runOnce(mode, bytes, window, options.cpuProfDir)
+      const run = await runOnce(script, mode, bytes, window, options.cpuProfDir)
       if (run.mismatches > 0) throw new Error(`${mode}: ${run.mismatches} blocks arrived corrupted`)
       log(`  round ${round + 1}/${runs} ${mode.padEnd(19)} ${fmt(run.mbPerS).padStart(6)} MB/s  (${run.method}/${run.seedMethod}; CPU ms/MiB leech ${fmt(run.cpuMs / (bytes / MiB), 2)}, seed ${fmt(run.seedCpuMs / (bytes / MiB), 2)})`)
       all.push(run)

@@ -1,0 +1,146 @@
+/**
+ * One side of the load benchmark, in its own process (forked by load.ts with an IPC channel):
+ *
+ *   responder ours|upstream       a seeding client on 127.0.0.1:0; sends {ready: {port, infoHash}}. On
+ *                                 'start' it begins recording its event-loop delay; on 'stop' it sends
+ *                                 {responder: ResponderReport}.
+ *   initiator <port> <infoHash> <offset> <count> <addresses> <firstOctets>
+ *                                 on 'go', opens <count> connections at once from local addresses
+ *                                 <firstOctets>.A.B, runs an MSE handshake (RC4 required) with the BitTorrent
+ *                                 handshake as IA on each, and times it until the responder's 68-byte
+ *                                 BitTorrent handshake has arrived decrypted; sends {initiator: InitiatorShare}.
+ *   idle                          a process doing nothing but recording its own event-loop delay between
+ *                                 'start' and 'stop' ({idle: {loopDelayMs}}): the machine's noise floor.
+ *
+ * ours: webtorrent-node's client, `encryption: 'required'`, the default handshake budget. upstream:
+ * webtorrent 3.0.21 with `secure: 2` (bittorrent-protocol's own PE, RC4 only). Both TCP only, no discovery.
+ */
+import { randomBytes } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import MemoryChunkStore from 'memory-chunk-store'
+import UpstreamWebTorrent from 'webtorrent'
+import WebTorrent, { LOOPBACK_ONLY } from 'webtorrent-node'
+import { oneHandshake, type InitiatorShare } from './handshake-probe.js'
+
+export type LoadContender = 'ours' | 'upstream'
+
+export interface ResponderReport {
+  /** Event-loop delay while the handshakes ran (ms): how late a 1 ms timer fired. */
+  loopDelayMs: LoopDelay
+  /** CPU time of the responder process over the same span. */
+  cpuMs: number
+  rssMiB: number
+  /** ours only: client.mseStats.budget. */
+  budget?: unknown
+  connected?: unknown
+  errors?: unknown
+}
+
+
+/** Loop-delay sampling interval. Node records each interval's length; the delay is the part past it. */
+const LOOP_RESOLUTION_MS = 1
+
+export interface LoopDelay { p50: number, p99: number, max: number }
+
+/** Event-loop delay recorder: how late a 1 ms timer fires (Node records each interval's length). */
+function loopDelayRecorder (): { start: () => void, stop: () => LoopDelay } {
+  const histogram = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS })
+  const lateness = (ns: number): number => Math.max(0, ns / 1e6 - LOOP_RESOLUTION_MS)
+  return {
+    start () { histogram.reset(); histogram.enable() },
+    stop () {
+      histogram.disable()
+      return { p50: lateness(histogram.percentile(50)), p99: lateness(histogram.percentile(99)), max: lateness(histogram.max) }
+    }
+  }
+}
+
+function runIdle (): void {
+  const recorder = loopDelayRecorder()
+  process.send!({ ready: true })
+  process.on('message', (message: unknown) => {
+    if (message === 'start') recorder.start()
+    else if (message === 'stop') {
+      process.send!({ idle: { loopDelayMs: recorder.stop() } })
+      process.exit(0)
+    }
+  })
+}
+
+async function runResponder (contender: LoadContender): Promise<void> {
+  const options = { ...LOOPBACK_ONLY }
+  let client: any
+  if (contender === 'ours') client = new WebTorrent({ ...options, encryption: 'required' })
+  else {
+    const warn = console.warn
+    console.warn = () => {} // upstream warns once that Node has no native RC4 (its JS fallback runs)
+    try { client = new UpstreamWebTorrent({ ...options, secure: 2 }) } finally { console.warn = warn }
+  }
+  client.on('error', (err: Error) => process.send!({ error: err.message }))
+  await new Promise<void>(resolve => client.listening ? resolve() : client.once('listening', () => resolve()))
+  const data = randomBytes(64 * 1024)
+  const torrent: any = await new Promise(resolve => client.seed(data, { name: 'load.bin', store: MemoryChunkStore, announce: [] }, resolve))
+  process.send!({ ready: { port: client.address().port, infoHash: torrent.infoHash } })
+
+  const recorder = loopDelayRecorder()
+  let cpuAtStart = process.cpuUsage()
+  process.on('message', (message: unknown) => {
+    if (message === 'start') {
+      cpuAtStart = process.cpuUsage()
+      recorder.start()
+    } else if (message === 'stop') {
+      const loopDelayMs = recorder.stop()
+      const cpu = process.cpuUsage(cpuAtStart)
+      const report: ResponderReport = {
+        loopDelayMs,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        rssMiB: process.memoryUsage().rss / 2 ** 20
+      }
+      if (contender === 'ours') {
+        const stats = client.mseStats
+        report.budget = stats.budget
+        report.connected = stats.connected
+        report.errors = stats.errors
+      }
+      process.send!({ responder: report })
+      client.destroy(() => process.exit(0))
+    }
+  })
+}
+
+
+/**
+ * Connections <offset> .. <offset + count - 1> of the burst; connection g comes from address g % addresses,
+ * i.e. <firstOctets>.(a / 250).(a % 250 + 1). Starts on 'go', so that every initiator process starts at once.
+ */
+async function runInitiator (port: number, infoHashHex: string, offset: number, count: number, addresses: number, firstOctets: string): Promise<void> {
+  const infoHash = Buffer.from(infoHashHex, 'hex')
+  const addressOf = (g: number): string => `${firstOctets}.${Math.floor((g % addresses) / 250)}.${(g % addresses) % 250 + 1}`
+  await new Promise<void>(resolve => {
+    process.on('message', message => { if (message === 'go') resolve() })
+    process.send!({ ready: true })
+  })
+  const epoch = (): number => performance.timeOrigin + performance.now()
+  const startedAt = epoch()
+  let endedAt = startedAt
+  const results = await Promise.all(Array.from({ length: count }, async (_, i) => {
+    const result = await oneHandshake(port, infoHash, addressOf(offset + i))
+    if (typeof result === 'number') endedAt = Math.max(endedAt, epoch())
+    return result
+  }))
+  const failures: Record<string, number> = {}
+  for (const r of results) if (typeof r === 'string') failures[r] = (failures[r] ?? 0) + 1
+  const share: InitiatorShare = { startedAt, endedAt, times: results.filter((r): r is number => typeof r === 'number'), failures }
+  process.send!({ initiator: share })
+}
+
+const [role, ...args] = process.argv.slice(2)
+const run = role === 'idle'
+  ? Promise.resolve(runIdle())
+  : role === 'responder'
+    ? runResponder(args[0] as LoadContender)
+    : runInitiator(Number(args[0]), args[1]!, Number(args[2]), Number(args[3]), Number(args[4]), args[5]!).then(() => process.exit(0))
+run.catch(err => {
+  process.send!({ error: String(err?.stack ?? err) })
+  process.exit(1)
+})

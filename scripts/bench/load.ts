@@ -1,0 +1,186 @@
+/**
+ * Section `load`: 1,000 MSE handshakes started at once against a listening client, ours and upstream side by
+ * side in one run, each side in its own process (load-peer.ts): a responder (the seeding client under test)
+ * and an initiator that opens every connection at once and times each until the responder's BitTorrent
+ * handshake arrives decrypted.
+ *
+ * - ours:     webtorrent-node, `encryption: 'required'`, its default handshake budget (so the figures include
+ *             what the budget refuses, printed as such).
+ * - upstream: webtorrent 3.0.21 `secure: 2`, as default users run it (no --openssl-legacy-provider).
+ *
+ * The 1,000 connections come from 250 loopback addresses (127.1.0.1 ... 127.1.0.250), 4 each: on the
+ * Internet, concurrent handshakes come from as many peers, and the budget limits per address. Before the
+ * measured burst, 50 warm-up handshakes (127.2.0.x) let both responders compile their hot paths. The
+ * responder records its event-loop delay (monitorEventLoopDelay, 1 ms resolution: how late a 1 ms timer
+ * fires) from just before the burst until it is over.
+ *
+ *   node --import tsx --conditions=source scripts/bench/load.ts [--connections=N] [--addresses=N]
+ */
+import { pathToFileURL } from 'node:url'
+import { buildPeerScript, spawnPeer } from './child.js'
+import { fmt, fmtRatio, formatTable, ratio, round, target, type Row, type Section, type SectionReport } from './lib.js'
+import { mergeShares, type InitiatorReport, type InitiatorShare } from './handshake-probe.js'
+import type { LoadContender, LoopDelay, ResponderReport } from './load-peer.js'
+
+export interface LoadRun {
+  contender: LoadContender
+  initiator: InitiatorReport
+  responder: ResponderReport
+  /** Event-loop delay of an idle process over the same span: what the machine alone does to a loop. */
+  idleLoopDelayMs: LoopDelay
+  /** Completed handshakes per second of responder CPU time: the rate with a core to itself. */
+  handshakesPerCpuS: number
+}
+
+export interface LoadBenchOptions {
+  connections?: number
+  addresses?: number
+  log?: (line: string) => void
+}
+
+const CONTENDERS: Record<LoadContender, { legacyProvider: boolean }> = {
+  // As the webtorrent-mse launcher starts node (OpenSSL RC4), and as a default upstream user runs it.
+  ours: { legacyProvider: true },
+  upstream: { legacyProvider: false }
+}
+const RUN_TIMEOUT_MS = 180_000
+const INITIATOR_PROCESSES = 4
+
+async function runOnce (script: string, contender: LoadContender, connections: number, addresses: number): Promise<LoadRun> {
+  const execArgv = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`] : []
+  const responder = spawnPeer(script, ['responder', contender], { execArgv, legacyProvider: CONTENDERS[contender].legacyProvider, timeoutMs: RUN_TIMEOUT_MS })
+  const idle = spawnPeer(script, ['idle'], { timeoutMs: RUN_TIMEOUT_MS })
+  const spawned = [responder, idle]
+  try {
+    const { port, infoHash } = await responder.message(m => m?.ready as { port: number, infoHash: string } | undefined)
+    await idle.message(m => m?.ready as true | undefined)
+    // Several initiator processes, started together: one alone would be the bottleneck, not the responder.
+    const initiate = async (count: number, addressCount: number, firstOctets: string): Promise<InitiatorReport> => {
+      const per = Math.ceil(count / INITIATOR_PROCESSES)
+      const initiators = Array.from({ length: INITIATOR_PROCESSES }, (_, k) => spawnPeer(script,
+        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets], { timeoutMs: RUN_TIMEOUT_MS }))
+      spawned.push(...initiators)
+      await Promise.all(initiators.map(async i => await i.message(m => m?.ready as true | undefined)))
+      for (const initiator of initiators) initiator.send('go')
+      const shares = await Promise.all(initiators.map(async i => await i.message(m => m?.initiator as InitiatorShare | undefined)))
+      return mergeShares(shares, count)
+    }
+    await initiate(50, 50, '127.2')
+    responder.send('start')
+    idle.send('start')
+    const initiator = await initiate(connections, addresses, '127.1')
+    responder.send('stop')
+    idle.send('stop')
+    const report = await responder.message(m => m?.responder as ResponderReport | undefined)
+    const { loopDelayMs: idleLoopDelayMs } = await idle.message(m => m?.idle as { loopDelayMs: LoopDelay } | undefined)
+    return { contender, initiator, responder: report, idleLoopDelayMs, handshakesPerCpuS: initiator.completed / (report.cpuMs / 1000) }
+  } finally {
+    const grace = new Promise<void>(resolve => setTimeout(resolve, 5000).unref())
+    await Promise.race([Promise.all(spawned.map(async c => await c.exited)), grace])
+    for (const child of spawned) child.kill()
+  }
+}
+
+export interface LoadBenchResult {
+  load: {
+    handshakes_per_s: Record<LoadContender, number | null>
+    p50_ms: Record<LoadContender, number | null>
+    p99_ms: Record<LoadContender, number | null>
+    loop_delay_p99_ms: Record<LoadContender, number | null>
+    /** The same, in an idle process over the same span (the machine's own noise). */
+    idle_loop_delay_p99_ms: Record<LoadContender, number | null>
+    handshakes_per_cpu_s: Record<LoadContender, number | null>
+    completed: Record<LoadContender, number>
+    failures: Record<LoadContender, Record<string, number>>
+    connections: number
+    addresses: number
+    /** ours: mseStats.budget after the burst (refused counts by reason). */
+    budget: unknown
+  }
+  ratios: { load_rate_ours_vs_upstream: number | null, load_cpu_rate_ours_vs_upstream: number | null }
+  runs: LoadRun[]
+}
+
+export async function runLoadBench (options: LoadBenchOptions = {}): Promise<LoadBenchResult> {
+  const connections = options.connections ?? 1000
+  const addresses = options.addresses ?? 250
+  const log = options.log ?? (() => {})
+  const script = buildPeerScript(new URL('./load-peer.ts', import.meta.url))
+  const runs: LoadRun[] = []
+  for (const contender of ['ours', 'upstream'] as const) {
+    const run = await runOnce(script, contender, connections, addresses)
+    const { initiator: i, responder: r } = run
+    log(`  ${contender.padEnd(8)} ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(run.idleLoopDelayMs.p99, 1)}); responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(run.handshakesPerCpuS, 0)} handshakes per CPU s); failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`)
+    runs.push(run)
+  }
+  const of = (c: LoadContender): LoadRun => runs.find(r => r.contender === c)!
+  const both = <T>(pick: (run: LoadRun) => T): Record<LoadContender, T> => ({ ours: pick(of('ours')), upstream: pick(of('upstream')) })
+  const rate = both(r => round(r.initiator.handshakesPerS, 1))
+  return {
+    load: {
+      handshakes_per_s: rate,
+      p50_ms: both(r => round(r.initiator.p50Ms, 1)),
+      p99_ms: both(r => round(r.initiator.p99Ms, 1)),
+      loop_delay_p99_ms: both(r => round(r.responder.loopDelayMs.p99, 2)),
+      idle_loop_delay_p99_ms: both(r => round(r.idleLoopDelayMs.p99, 2)),
+      handshakes_per_cpu_s: both(r => round(r.handshakesPerCpuS, 1)),
+      completed: both(r => r.initiator.completed),
+      failures: both(r => r.initiator.failures),
+      connections,
+      addresses,
+      budget: of('ours').responder.budget
+    },
+    ratios: {
+      load_rate_ours_vs_upstream: round(ratio(rate.ours, rate.upstream), 2),
+      load_cpu_rate_ours_vs_upstream: round(ratio(of('ours').handshakesPerCpuS, of('upstream').handshakesPerCpuS), 2)
+    },
+    runs
+  }
+}
+
+export const loadSection: Section = {
+  name: 'load',
+  description: '1,000 concurrent incoming MSE handshakes: ours (default budget) vs upstream secure: 2, responders in their own processes',
+  async run (): Promise<SectionReport> {
+    const result = await runLoadBench({ log: line => console.log(line) })
+    const { load } = result
+    const loopTarget = load.loop_delay_p99_ms.ours
+    const rows: Row[] = [
+      ['handshakes/s (1,000 at once)', fmt(load.handshakes_per_s.ours, 0), `${fmt(load.handshakes_per_s.upstream, 0)} upstream PE 2`, fmtRatio(result.ratios.load_rate_ours_vs_upstream), '>= 10x'],
+      ['handshakes per responder CPU second', fmt(load.handshakes_per_cpu_s.ours, 0), fmt(load.handshakes_per_cpu_s.upstream, 0), fmtRatio(result.ratios.load_cpu_rate_ours_vs_upstream), '(detail: a core to itself)'],
+      ['completion p50 ms', fmt(load.p50_ms.ours, 0), fmt(load.p50_ms.upstream, 0), '', ''],
+      ['completion p99 ms', fmt(load.p99_ms.ours, 0), fmt(load.p99_ms.upstream, 0), '', ''],
+      ['responder event-loop delay p99 ms', fmt(loopTarget, 1), fmt(load.loop_delay_p99_ms.upstream, 1), '', '< 20 ms for ours'],
+      ['idle process alongside, loop delay p99 ms', fmt(load.idle_loop_delay_p99_ms.ours, 1), fmt(load.idle_loop_delay_p99_ms.upstream, 1), '', 'the machine\'s own noise'],
+      ['completed', `${load.completed.ours}/${load.connections}`, `${load.completed.upstream}/${load.connections}`, '', `failures: ours ${JSON.stringify(load.failures.ours)}, upstream ${JSON.stringify(load.failures.upstream)}`]
+    ]
+    // The loop-delay target is an absolute bound, expressed as a ratio (20 ms / measured) so it fits the table.
+    const loopRatio = loopTarget === null ? null : round(20 / Math.max(loopTarget, 0.01), 2)
+    return {
+      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, budget: load.budget }, detail: { load_runs: result.runs } },
+      ratios: { ...result.ratios, load_loop_delay_headroom: loopRatio },
+      targets: [
+        target('load: handshakes/s ours / upstream PE 2 >= 10x', 'load_rate_ours_vs_upstream', result.ratios.load_rate_ours_vs_upstream, 10),
+        target('load: responder event-loop delay p99 < 20 ms (20 / measured >= 1)', 'load_loop_delay_headroom', loopRatio, 1)
+      ],
+      rows,
+      notes: [
+        `${load.connections} connections from ${load.addresses} loopback addresses; ours refused by budget: ${JSON.stringify((load.budget as any)?.refused ?? {})}`,
+        'completion = connect() until the responder\'s BitTorrent handshake arrived decrypted (the initiator sends its own as IA)'
+      ]
+    }
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const arg = (name: string): number | undefined => {
+    const found = process.argv.find(a => a.startsWith(`--${name}=`))
+    return found ? Number(found.split('=')[1]) : undefined
+  }
+  const result = await runLoadBench({ connections: arg('connections'), addresses: arg('addresses'), log: line => console.log(line) })
+  console.log(formatTable(['metric', 'ours', 'upstream', '', ''], [
+    ['handshakes/s', fmt(result.load.handshakes_per_s.ours, 0), fmt(result.load.handshakes_per_s.upstream, 0), '', ''],
+    ['p99 ms', fmt(result.load.p99_ms.ours, 0), fmt(result.load.p99_ms.upstream, 0), '', ''],
+    ['loop delay p99 ms', fmt(result.load.loop_delay_p99_ms.ours, 1), fmt(result.load.loop_delay_p99_ms.upstream, 1), '', '']
+  ]))
+}
