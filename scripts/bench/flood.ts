@@ -2,7 +2,7 @@
  * Section `flood`: the handshake budget under attack. A victim (webtorrent-node, `required`, default budget,
  * seeding 16 MiB) gets 10,000 flood connections from 64 loopback addresses (127.0.0.2-33, 127.0.1.1-32),
  * each a valid random 96-byte key plus junk (an answered one costs the victim a DH exchange; the attacker
- * pays none), 512 at a time. Meanwhile a legitimate client downloads the file from 127.0.0.1 and a prober
+ * pays none), 1,024 at a time (16 per address). Meanwhile a legitimate client downloads the file from 127.0.0.1 and a prober
  * makes a legitimate MSE handshake every 50 ms from 127.3.0.x (for 5 s before the flood too: the baseline). Every party is its own process
  * (flood-peer.ts). Printed: whether the download completed with the right SHA-256, the legitimate
  * handshakes' p50/p99 latency, the victim's memory (before, peak, after), its DH work (flood connections
@@ -17,7 +17,7 @@ import type { FlooderReport, ProberReport, VictimReport } from './flood-peer.js'
 
 const RUN_TIMEOUT_MS = 300_000
 const FILE_BYTES = 16 * 2 ** 20
-const FLOOD_CONCURRENCY = 512
+const FLOOD_CONCURRENCY = 1024
 const PROBE_INTERVAL_MS = 50
 const BASELINE_MS = 5000
 

@@ -17,19 +17,19 @@ export interface HandshakeBudgetOptions {
    */
   maxInFlight?: number
   /**
-   * Handshakes in progress at once from one address (default 8). A legitimate peer opens one connection
-   * per torrent; a few torrents, or a few peers behind one NAT, fit. With 8, it takes 128 addresses to fill
-   * the global cap.
+   * Handshakes in progress at once from one address (default 4). A legitimate peer opens one connection
+   * per torrent, and a handshake takes a round trip or two; a few torrents, or a few peers behind one NAT,
+   * fit. With 4, it takes 256 addresses to fill the global cap.
    */
   maxInFlightPerAddress?: number
   /**
-   * New handshakes one address may start per second, sustained (default 4): a token bucket per address.
-   * A peer reconnects after seconds (webtorrent backs off 1 s, 5 s, 15 s...), so 4/s leaves room for a few
-   * torrents or a few peers behind one NAT, while one address can make us do at most 4 DH exchanges a
-   * second (~1 ms of CPU).
+   * New handshakes one address may start per second, sustained (default 1): a token bucket per address.
+   * A peer reconnects after seconds (webtorrent backs off 1 s, 5 s, 15 s...), so 1/s is above any honest
+   * peer's rate, while each address can cost us at most one connection's work (~0.5 ms of CPU, DH
+   * included) a second: 64 attacking addresses, ~3% of a core. Measured with scripts/bench/flood.ts.
    */
   ratePerAddress?: number
-  /** Handshakes one address may start in a burst (the bucket's size, default 32): a client starting up with many torrents. */
+  /** Handshakes one address may start in a burst (the bucket's size, default 8): a client starting up with several torrents. */
   burstPerAddress?: number
   /**
    * Addresses remembered (default 4096, ~0.5 MiB). The least recently seen address with nothing in flight is
@@ -41,9 +41,9 @@ export interface HandshakeBudgetOptions {
 
 export const DEFAULT_HANDSHAKE_BUDGET: Readonly<Required<HandshakeBudgetOptions>> = Object.freeze({
   maxInFlight: 1024,
-  maxInFlightPerAddress: 8,
-  ratePerAddress: 4,
-  burstPerAddress: 32,
+  maxInFlightPerAddress: 4,
+  ratePerAddress: 1,
+  burstPerAddress: 8,
   maxTrackedAddresses: 4096
 })
 
