@@ -133,6 +133,7 @@ async function prober (port: number, infoHashHex: string, intervalMs: number): P
   let flooding = false
   onStop(() => { stopped = true })
   process.on('message', message => { if (message === 'flood') flooding = true })
+  send({ ready: true })
   for (let i = 0; !stopped && i < 100_000; i++) {
     (flooding ? results : baseline).push(oneHandshake(port, infoHash, `127.3.0.${i % 200 + 1}`))
     await new Promise(resolve => setTimeout(resolve, intervalMs))

@@ -54,6 +54,7 @@ export async function runFloodBench (options: { connections?: number, log?: (lin
     // Legitimate handshakes first alone (the machine's baseline), then under the flood.
     const prober = spawn(['prober', String(ready.port), ready.infoHash, String(PROBE_INTERVAL_MS)])
     children.push(prober)
+    await prober.message(m => m?.ready as true | undefined)
     await new Promise(resolve => setTimeout(resolve, BASELINE_MS))
     prober.send('flood')
     const flooder = spawn(['flooder', String(ready.port), String(connections), String(FLOOD_CONCURRENCY)])

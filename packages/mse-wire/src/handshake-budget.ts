@@ -25,8 +25,8 @@ export interface HandshakeBudgetOptions {
   /**
    * New handshakes one address may start per second, sustained (default 1): a token bucket per address.
    * A peer reconnects after seconds (webtorrent backs off 1 s, 5 s, 15 s...), so 1/s is above any honest
-   * peer's rate, while each address can cost us at most one connection's work (~0.5 ms of CPU, DH
-   * included) a second: 64 attacking addresses, ~3% of a core. Measured with scripts/bench/flood.ts.
+   * peer's rate, while each address can cost us at most one connection's work a second (~1.5-2 ms of CPU
+   * in webtorrent-node, DH ~0.1 ms of it): 64 attacking addresses, ~10% of a core. scripts/bench/flood.ts.
    */
   ratePerAddress?: number
   /** Handshakes one address may start in a burst (the bucket's size, default 8): a client starting up with several torrents. */
