@@ -24,6 +24,12 @@ export interface CaptureOptions {
   ports: number[]
   /** IP protocols to capture (default TCP only; add 'udp' for uTP, whose flows `utp.ts` reassembles). */
   protocols?: CaptureProtocol[]
+  /**
+   * Bytes kept per packet (default 0: whole packets). libpcap sizes each ring slot for the snap length, so
+   * whole-packet slots (256 KiB) leave room for only ~128 packets in the 32 MiB ring: fine for 64 KiB TCP
+   * segments on loopback, too few for uTP's ~1.5 KB datagrams, which tcpdump then drops on a busy machine.
+   */
+  snapLength?: number
   /** Interface (default lo). */
   iface?: string
   /** Output file (default: capture.pcap in a fresh temp dir, removed by dispose()). */
@@ -76,7 +82,7 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
   // -U: write each packet as it arrives; -n: no name lookups; -s 0: whole packets; -B: 32 MiB
   // kernel buffer so a fast loopback transfer (64 KiB segments) is not dropped while tcpdump waits
   // for a CPU.
-  const args = ['-i', opts.iface ?? 'lo', '--immediate-mode', '-U', '-n', '-s', '0', '-B', '32768']
+  const args = ['-i', opts.iface ?? 'lo', '--immediate-mode', '-U', '-n', '-s', String(opts.snapLength ?? 0), '-B', '32768']
   // As root, Debian's tcpdump switches to user "tcpdump" after opening the device; that credential
   // change clears the parent-death signal startProcess arranges, so keep root (-Z root).
   if (process.getuid?.() === 0) args.push('-Z', 'root')

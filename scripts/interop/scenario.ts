@@ -274,7 +274,11 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     let cap: CaptureHandle | undefined
     if (spec.capture) {
       // uTP: UDP too (and TCP, to show that nothing went over TCP).
-      cap = await startCapture({ ports: [peerPort, ourPort], protocols: transport === 'utp' ? ['tcp', 'udp'] : ['tcp'] })
+      // uTP: UDP too (and TCP, to show that nothing went over TCP), in 8 KiB ring slots (uTP datagrams are
+      // ~1.5 KB; a truncated one would be flagged by the flow's truncatedSegments).
+      cap = await startCapture(transport === 'utp'
+        ? { ports: [peerPort, ourPort], protocols: ['tcp', 'udp'], snapLength: 8192 }
+        : { ports: [peerPort, ourPort] })
       res.pid(cap.pid)
       res.add(async () => { await cap!.stop(); cap!.dispose() })
       mark(`tcpdump pid ${cap.pid}: ${cap.filter}`)
@@ -358,9 +362,21 @@ export interface OurFlow {
   toUs: DirectionSummary
 }
 
+/**
+ * Whether a captured flow is our client's or the peer's. The capture filter is by port only, and other
+ * programs on this machine use other 127.x addresses with the same port numbers (a port is only unique per
+ * address): keep the flows with the peer's listening endpoint or ours (127.0.0.1) on one side. (The peer
+ * may dial from another address than the one it listens on: ctorrent listens on 127.0.0.2, dials from
+ * 127.0.0.1.)
+ */
+function isOurs(f: FlowRecord, obs: Observation): boolean {
+  return [f.initiator, f.responder].some((e) =>
+    (v4(e.ip) === obs.peer.address && e.port === obs.peer.port) || (v4(e.ip) === '127.0.0.1' && e.port === obs.ourPort))
+}
+
 export function ourFlows(obs: Observation): OurFlow[] {
   if (!obs.analysis) return []
-  return obs.analysis.flows.map((f) => {
+  return obs.analysis.flows.filter((f) => isOurs(f, obs)).map((f) => {
     // Our client only listens on ourPort; every other flow it is in, it dialed.
     const weDialed = f.responder.port !== obs.ourPort
     const them = weDialed ? f.responder : f.initiator

@@ -333,7 +333,10 @@ function check(obs: Observation, e: Expectation): void {
   }
 
   if (!captured) return
-  for (const f of flows) expect(f.flow.transport, `a ${f.flow.transport} flow in a ${transport} setting${why}`).to.equal(transport)
+  for (const f of flows) {
+    expect(f.flow.transport, `a ${f.flow.transport} flow in a ${transport} setting${why}`).to.equal(transport)
+    expect(f.fromUs.truncatedSegments + f.toUs.truncatedSegments, `packets cut by the snap length${why}`).to.equal(0)
+  }
   // The flow that carried the torrent is our main wire's, and its label agrees with wire.mse.method.
   const withData = flows.filter((f) => f.flow.kind !== 'empty')
   const data = withData.reduce((a, b) => (totalBytes(b.flow) > totalBytes(a.flow) ? b : a))
