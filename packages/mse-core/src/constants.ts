@@ -25,6 +25,9 @@ export const HASH_LENGTH = 20
 export const CRYPTO_PLAINTEXT = 0x01
 export const CRYPTO_RC4 = 0x02
 
+/** AES block size: the CTR counter block is 16 bytes. */
+export const AES_BLOCK_LENGTH = 16
+
 /** Each RC4 keystream discards its first 1024 bytes. */
 export const RC4_DISCARD = 1024
 

@@ -18,6 +18,11 @@ export type MseErrorCode =
   | 'no-common-method'
   /** crypto_select is not exactly one method that we offered (a downgrade or a broken peer). */
   | 'method-not-offered'
+  /**
+   * The extension proved that crypto_provide or crypto_select changed in transit (a downgrade attempt):
+   * the peer runs this project's extension, so it speaks MSE. docs/mse-extension.md.
+   */
+  | 'negotiation-tampered'
   /** A stage did not complete before its deadline. */
   | 'deadline-exceeded'
   /** A plaintext BitTorrent handshake arrived and our policy is `required`. */

@@ -4,7 +4,7 @@ import {
   isAcceptableSelect, isEncryptionPolicy, parseEncryptionPolicy, selectCryptoMethod, type EncryptionPolicy, type HandshakeStep
 } from '../src/index.js'
 import { drbg } from './helpers/drbg.js'
-import { bittorrentHandshake, infoHashOf, makeRegistry, runPair } from './helpers/pair.js'
+import { bittorrentHandshake, infoHashOf, makeRegistry, runPair, type PairOptions } from './helpers/pair.js'
 import { hex } from './helpers/reference.js'
 
 type Outcome = string // a method when both sides agree, or each side's error code
@@ -42,6 +42,20 @@ function outcome (step: HandshakeStep): Outcome {
   return 'pending'
 }
 
+/**
+ * The table between two plain-spec peers, and with this project's extension on one side or both. Between
+ * two of our peers AES-128-CTR replaces RC4 wherever RC4 would run (unless `aes: false`); against a peer
+ * without the extension nothing changes.
+ */
+const VARIANTS: { name: string, options: Partial<PairOptions>, aes: boolean }[] = [
+  { name: 'plain spec both sides', options: { extension: false }, aes: false },
+  { name: 'both ours', options: {}, aes: true },
+  { name: 'both ours, aes off at the initiator', options: { initiatorOptions: { aes: false } }, aes: false },
+  { name: 'both ours, aes off at the responder', options: { responderOptions: { aes: false } }, aes: false },
+  { name: 'ours initiator, plain-spec responder', options: { responderOptions: { extension: false } }, aes: false },
+  { name: 'plain-spec initiator, ours responder', options: { initiatorOptions: { extension: false } }, aes: false }
+]
+
 describe('policy: every initiator policy against every responder policy', () => {
   it('the table covers all 16 pairs exactly once', () => {
     const pairs = EXPECTED.map(([i, r]) => `${i}/${r}`)
@@ -49,31 +63,48 @@ describe('policy: every initiator policy against every responder policy', () => 
     for (const i of ENCRYPTION_POLICIES) for (const r of ENCRYPTION_POLICIES) expect(pairs).to.include(`${i}/${r}`)
   })
 
-  for (const [initiatorPolicy, responderPolicy, expected] of EXPECTED) {
-    it(`initiator ${initiatorPolicy} x responder ${responderPolicy} -> ${expected.initiator} / ${expected.responder}`, () => {
-      const infoHash = infoHashOf('policy')
-      const ia = bittorrentHandshake(infoHash)
-      if (initiatorPolicy === 'disabled') {
-        // A plaintext BitTorrent connection: the 68-byte handshake, then whatever follows.
-        const responder = new ResponderHandshake({ policy: responderPolicy, skeys: makeRegistry(infoHash), random: drbg('policy B') })
-        responder.start(0)
-        const step = responder.receive(ia, 1)
-        expect(outcome(step)).to.equal(expected.responder)
-        if (step.status === 'done') expect(hex(step.result.payload)).to.equal(hex(ia))
-        expect(step.send.length, 'a plaintext peer gets no MSE bytes').to.equal(0)
-        return
-      }
-      const run = runPair({ initiatorPolicy, responderPolicy, infoHash, ia, seedA: 'policy A', seedB: 'policy B' })
-      let a = run.a
-      // The responder failed and closed the connection: the initiator learns only that.
-      if (run.b.status === 'failed' && a.status === 'pending') a = run.initiator.peerClosed()
-      expect({ initiator: outcome(a), responder: outcome(run.b) }).to.deep.equal(expected)
-      if (a.status === 'done' && run.b.status === 'done') {
-        expect(a.result.cryptoSelect).to.equal(run.b.result.cryptoSelect)
-        expect(hex(run.b.result.payload)).to.equal(hex(ia))
-        expect(a.result.encryptor === undefined).to.equal(a.result.method !== 'rc4')
-      }
-    })
+  for (const variant of VARIANTS) {
+    const withAes = (o: Outcome): Outcome => variant.aes && o === 'rc4' ? 'aes-128-ctr' : o
+    for (const [initiatorPolicy, responderPolicy, table] of EXPECTED) {
+      const expected = { initiator: withAes(table.initiator), responder: withAes(table.responder) }
+      it(`${variant.name}: initiator ${initiatorPolicy} x responder ${responderPolicy} -> ${expected.initiator} / ${expected.responder}`, () => {
+        const infoHash = infoHashOf('policy')
+        const ia = bittorrentHandshake(infoHash)
+        if (initiatorPolicy === 'disabled') {
+          // A plaintext BitTorrent connection: the 68-byte handshake, then whatever follows.
+          const responder = new ResponderHandshake({ policy: responderPolicy, skeys: makeRegistry(infoHash), random: drbg('policy B'), ...variant.options.responderOptions })
+          responder.start(0)
+          const step = responder.receive(ia, 1)
+          expect(outcome(step)).to.equal(expected.responder)
+          if (step.status === 'done') expect(hex(step.result.payload)).to.equal(hex(ia))
+          expect(step.send.length, 'a plaintext peer gets no MSE bytes').to.equal(0)
+          return
+        }
+        const run = runPair({ initiatorPolicy, responderPolicy, infoHash, ia, seedA: 'policy A', seedB: 'policy B', ...variant.options })
+        let a = run.a
+        // The responder failed and closed the connection: the initiator learns only that.
+        if (run.b.status === 'failed' && a.status === 'pending') a = run.initiator.peerClosed()
+        expect({ initiator: outcome(a), responder: outcome(run.b) }).to.deep.equal(expected)
+        if (a.status === 'done' && run.b.status === 'done') {
+          expect(a.result.cryptoSelect).to.equal(run.b.result.cryptoSelect)
+          expect(hex(run.b.result.payload)).to.equal(hex(ia))
+          const encrypted = a.result.method === 'rc4' || a.result.method === 'aes-128-ctr'
+          expect(a.result.encryptor === undefined).to.equal(!encrypted)
+          expect(a.result.encryptor?.algorithm).to.equal(encrypted ? a.result.method : undefined)
+          // Each side knows the other runs the extension exactly when both do.
+          const both = variant.options.extension !== false && variant.options.initiatorOptions?.extension !== false &&
+            variant.options.responderOptions?.extension !== false
+          expect(a.result.peerExtension, 'initiator sees the extension').to.equal(both)
+          expect(run.b.result.peerExtension, 'responder sees the extension').to.equal(both)
+          // The payload runs on the negotiated cipher both ways.
+          if (encrypted) {
+            const message = new TextEncoder().encode('payload after the handshake')
+            expect(hex(run.b.result.decryptor!.process(a.result.encryptor!.process(message)))).to.equal(hex(message))
+            expect(hex(a.result.decryptor!.process(run.b.result.encryptor!.process(message)))).to.equal(hex(message))
+          }
+        }
+      })
+    }
   }
 })
 

@@ -8,14 +8,18 @@ interface Combo {
   initiatorPolicy: EncryptionPolicy
   responderPolicy: EncryptionPolicy
   ia: boolean
-  method: 'rc4' | 'plaintext-after-mse'
+  method: 'rc4' | 'aes-128-ctr' | 'plaintext-after-mse'
+  /** This project's PadC/PadD extension (default on); off = the plain spec both ways. */
+  extension?: boolean
 }
 
 const COMBOS: Combo[] = [
-  { name: 'preferred/preferred with IA', initiatorPolicy: 'preferred', responderPolicy: 'preferred', ia: true, method: 'rc4' },
-  { name: 'required/required without IA', initiatorPolicy: 'required', responderPolicy: 'required', ia: false, method: 'rc4' },
+  { name: 'preferred/preferred with IA', initiatorPolicy: 'preferred', responderPolicy: 'preferred', ia: true, method: 'aes-128-ctr' },
+  { name: 'required/required without IA', initiatorPolicy: 'required', responderPolicy: 'required', ia: false, method: 'aes-128-ctr' },
   { name: 'preferred/tolerated with IA', initiatorPolicy: 'preferred', responderPolicy: 'tolerated', ia: true, method: 'plaintext-after-mse' },
-  { name: 'tolerated/required with IA', initiatorPolicy: 'tolerated', responderPolicy: 'required', ia: true, method: 'rc4' }
+  { name: 'tolerated/required with IA', initiatorPolicy: 'tolerated', responderPolicy: 'required', ia: true, method: 'aes-128-ctr' },
+  { name: 'preferred/preferred with IA, plain spec', initiatorPolicy: 'preferred', responderPolicy: 'preferred', ia: true, method: 'rc4', extension: false },
+  { name: 'required/required without IA, plain spec', initiatorPolicy: 'required', responderPolicy: 'required', ia: false, method: 'rc4', extension: false }
 ]
 
 const PAYLOAD_A = new TextEncoder().encode('first message from A, right after IA')
@@ -35,7 +39,8 @@ function withPayloads (combo: Combo): { options: PairOptions, baseline: PairRun 
     seedA: 'splits A ' + combo.name,
     seedB: 'splits B ' + combo.name,
     infoHash,
-    ia: combo.ia ? bittorrentHandshake(infoHash) : undefined
+    ia: combo.ia ? bittorrentHandshake(infoHash) : undefined,
+    extension: combo.extension
   }
   // A first run gives each side's stream right after the handshake; runs are deterministic.
   const first = runPair(options)
@@ -79,7 +84,7 @@ describe('splits: every flight split at every byte position, and byte by byte', 
         expect(b.initialPayloadLength).to.equal(ia.length)
         // Streams continue right after that payload: the next message decrypts (keystream used exactly once).
         const next = new TextEncoder().encode('second message')
-        if (combo.method === 'rc4') {
+        if (combo.method !== 'plaintext-after-mse') {
           // Clones: the baseline's streams stay where they are for the comparisons below.
           const aEnc = a.encryptor!.clone()
           const bEnc = b.encryptor!.clone()

@@ -2,6 +2,7 @@ import forge from 'node-forge'
 import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
 import { fromHex, leftPad, toHex } from '../bytes.js'
 import type { CryptoProvider } from './provider.js'
+import { AesCtr, type CtrFactory } from './aes-ctr.js'
 import { Rc4 } from './rc4.js'
 
 /**
@@ -28,6 +29,24 @@ function binaryString (bytes: Uint8Array): string {
   return out
 }
 
+function fromBinaryString (text: string): Uint8Array {
+  const out = new Uint8Array(text.length)
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i)
+  return out
+}
+
+/** node-forge's AES in CTR mode: pure JavaScript, independent of OpenSSL (the oracle for the fast path). */
+const forgeAesCtr: CtrFactory = (key, counterBlock) => {
+  const cipher = forge.cipher.createCipher('AES-CTR', forge.util.createBuffer(binaryString(key)))
+  cipher.start({ iv: binaryString(counterBlock) })
+  return {
+    update (input) {
+      cipher.update(forge.util.createBuffer(binaryString(input)))
+      return fromBinaryString(cipher.output.getBytes())
+    }
+  }
+}
+
 export const forgeCryptoProvider: CryptoProvider = {
   name: 'node-forge',
 
@@ -36,20 +55,25 @@ export const forgeCryptoProvider: CryptoProvider = {
     return new Rc4(key)
   },
 
+  createAes128Ctr (key, counterBlock) {
+    return new AesCtr('js', forgeAesCtr, key, counterBlock)
+  },
+
+  hmacSha256 (key, ...parts) {
+    const hmac = forge.hmac.create()
+    hmac.start('sha256', binaryString(key))
+    for (const part of parts) hmac.update(binaryString(part))
+    return fromBinaryString(hmac.digest().getBytes())
+  },
+
   sha1 (...parts) {
     const md = forge.md.sha1.create()
     for (const part of parts) md.update(binaryString(part))
-    const digest = md.digest().getBytes()
-    const out = new Uint8Array(digest.length)
-    for (let i = 0; i < digest.length; i++) out[i] = digest.charCodeAt(i)
-    return out
+    return fromBinaryString(md.digest().getBytes())
   },
 
   randomBytes (length) {
-    const bytes = forge.random.getBytesSync(length)
-    const out = new Uint8Array(length)
-    for (let i = 0; i < length; i++) out[i] = bytes.charCodeAt(i)
-    return out
+    return fromBinaryString(forge.random.getBytesSync(length))
   },
 
   dhPublicKey (privateKey) {

@@ -1,6 +1,7 @@
-import { createDiffieHellman, createHash, randomBytes, type DiffieHellman } from 'node:crypto'
+import { createCipheriv, createDiffieHellman, createHash, createHmac, randomBytes, type DiffieHellman } from 'node:crypto'
 import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
 import { leftPad } from '../bytes.js'
+import { AesCtr, type CtrFactory } from './aes-ctr.js'
 import { OpensslRc4, isOpensslRc4Available } from './openssl-rc4.js'
 import type { CryptoProvider } from './provider.js'
 import { Rc4 } from './rc4.js'
@@ -24,11 +25,24 @@ function useOpensslRc4 (): boolean {
   return process.env.MSE_RC4_BACKEND !== 'js' && isOpensslRc4Available()
 }
 
+/** OpenSSL's AES-128-CTR (AES-NI where the CPU has it); in Node's default provider, no flag needed. */
+const opensslAesCtr: CtrFactory = (key, counterBlock) => createCipheriv('aes-128-ctr', key, counterBlock)
+
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node:crypto',
 
   createRc4 (key) {
     return useOpensslRc4() ? new OpensslRc4(key) : new Rc4(key)
+  },
+
+  createAes128Ctr (key, counterBlock) {
+    return new AesCtr('openssl', opensslAesCtr, key, counterBlock)
+  },
+
+  hmacSha256 (key, ...parts) {
+    const hmac = createHmac('sha256', key)
+    for (const part of parts) hmac.update(part)
+    return new Uint8Array(hmac.digest())
   },
 
   sha1 (...parts) {

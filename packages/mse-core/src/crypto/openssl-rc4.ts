@@ -25,6 +25,7 @@ export function isOpensslRc4Available (): boolean {
  * piece blocks. Same keystream and buffer contract as the JavaScript `Rc4`.
  */
 export class OpensslRc4 implements StreamCipher {
+  readonly algorithm = 'rc4'
   readonly backend = 'openssl'
   private readonly key: Uint8Array
   private readonly cipher: Cipher

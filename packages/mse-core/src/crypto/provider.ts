@@ -8,6 +8,13 @@ export interface CryptoProvider {
   readonly name: string
   /** An RC4 keystream with the first 1024 bytes discarded, on the provider's fastest backend. */
   createRc4 (key: Uint8Array): StreamCipher
+  /**
+   * An AES-128-CTR keystream starting at the 16-byte counter block `counterBlock` (incremented as one
+   * 128-bit big-endian number). Only between peers of this project (docs/mse-extension.md).
+   */
+  createAes128Ctr (key: Uint8Array, counterBlock: Uint8Array): StreamCipher
+  /** HMAC-SHA-256 (RFC 2104) of the concatenation of `parts` under `key` (32 bytes). */
+  hmacSha256 (key: Uint8Array, ...parts: Uint8Array[]): Uint8Array
   /** SHA-1 of the concatenation of `parts` (20 bytes). */
   sha1 (...parts: Uint8Array[]): Uint8Array
   /** Cryptographically secure random bytes. */

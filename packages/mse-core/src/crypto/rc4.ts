@@ -18,6 +18,7 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1
  * OpenSSL's native RC4 in V8 (see `npm run bench`). The loop exists once, in `xorKeystream`.
  */
 export class Rc4 implements StreamCipher {
+  readonly algorithm = 'rc4'
   readonly backend = 'js'
   private state: Uint8Array
   private i = 0

@@ -1,11 +1,17 @@
+/** The stream ciphers a connection's payload can run on (`StreamCipher.algorithm`). */
+export type CipherAlgorithm = 'rc4' | 'aes-128-ctr'
+
 /**
- * An RC4 keystream as the handshake and the stream layer use it. Two backends implement it: `Rc4`, the
- * portable JavaScript word loop, and `OpensslRc4`, Node's OpenSSL RC4 when the process has it.
+ * A keystream as the handshake and the stream layer use it. RC4 has two backends: `Rc4`, the portable
+ * JavaScript word loop, and `OpensslRc4`, Node's OpenSSL RC4 when the process has it. AES-128-CTR
+ * (`AesCtr`, negotiated only between peers of this project, see docs/mse-extension.md) runs on OpenSSL
+ * or on node-forge.
  *
  * Buffer contract (both backends): `process(input)` never writes `input` and returns new bytes;
  * `processInPlace(buffer)` overwrites `buffer` and is only for buffers the caller owns outright.
  */
 export interface StreamCipher {
+  readonly algorithm: CipherAlgorithm
   readonly backend: 'js' | 'openssl'
   process (input: Uint8Array): Uint8Array
   processInPlace (buffer: Uint8Array): Uint8Array

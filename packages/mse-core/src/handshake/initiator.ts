@@ -4,6 +4,9 @@ import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { cryptoProvideFor, isAcceptableSelect } from '../policy.js'
 import { detectPlaintextHandshake } from '../plaintext.js'
 import { skeyFromInfoHash } from '../skey-registry.js'
+import {
+  CONFIRM_AES_128_CTR, CONFIRM_OFFER_VERIFIED, OFFER_AES_128_CTR, encodeOffer, readConfirmation, type Confirmation
+} from './extension.js'
 import { HandshakeSession, type SessionOptions } from './session.js'
 import type { HandshakeStep } from './types.js'
 
@@ -40,7 +43,9 @@ export class InitiatorHandshake extends HandshakeSession {
   private decryptor: StreamCipher | undefined
   private encryptedVc: Uint8Array | undefined
   private cryptoSelect = 0
-  private padDLength = 0
+  private padDLength = -1
+  /** The tag of the extension offer we put in PadC (none when the drawn PadC was too short). */
+  private offerTag: Uint8Array | undefined
 
   constructor (options: InitiatorOptions) {
     super('initiator', options)
@@ -94,8 +99,8 @@ export class InitiatorHandshake extends HandshakeSession {
     // stream is never used for trial decryption.
     this.encryptedVc = decryptor.clone().process(VC)
 
-    const padC = this.zeroPad()
     const ia = this.initialPayload
+    const padC = this.padC(ia.length)
     const header = concatBytes(VC, uint32(this.cryptoProvide), uint16(padC.length), padC, uint16(ia.length))
     this.send(concatBytes(
       this.provider.sha1(REQ1, secret),
@@ -119,38 +124,73 @@ export class InitiatorHandshake extends HandshakeSession {
     return true
   }
 
+  /** PadC: uniform random length; the extension offer at its start when it fits (docs/mse-extension.md). */
+  private padC (iaLength: number): Uint8Array {
+    const length = this.randomPadLength()
+    if (!this.extension) return new Uint8Array(length)
+    const flags = this.aes && (this.cryptoProvide & CRYPTO_RC4) !== 0 ? OFFER_AES_128_CTR : 0
+    const { pad, tag } = encodeOffer(this.provider, this.extensionKey!, flags, this.cryptoProvide, length, iaLength)
+    this.offerTag = tag
+    return pad
+  }
+
   /** Step 4b: crypto_select, len(PadD), PadD. Then the handshake is done. */
   private onCryptoSelect (): boolean {
-    const buffered = this.buffered
-    if (this.cryptoSelect === 0) {
-      if (buffered.length < 6) return false
+    if (this.padDLength < 0) {
+      if (this.buffered.length < 6) return false
       const fields = this.decryptor!.process(this.take(6)!)
-      const selected = readUint32(fields, 0)
       const padLength = readUint16(fields, 4)
-      if (!isAcceptableSelect(this.cryptoProvide, selected)) {
-        throw this.violation('method-not-offered', `peer selected method 0x${selected.toString(16)}, we provided 0x${this.cryptoProvide.toString(16)}`)
-      }
       if (padLength > MAX_PAD_LENGTH) throw this.violation('pad-too-long', `len(PadD) is ${padLength}`)
-      this.cryptoSelect = selected
+      this.cryptoSelect = readUint32(fields, 0)
       this.padDLength = padLength
     }
     if (this.buffered.length < this.padDLength) return false
-    this.decryptor!.skip(this.padDLength)
-    this.discard(this.padDLength)
+    const padD = this.decryptor!.process(this.take(this.padDLength)!)
+    // The extension first: when it proves tampering, that is the error to report (and the peer is one
+    // of ours), even where the select check below would also refuse.
+    const confirmation = this.extension ? readConfirmation(this.provider, this.extensionKey!, padD, this.offerTag) : undefined
+    if (confirmation) this.checkConfirmation(confirmation)
+    if (!isAcceptableSelect(this.cryptoProvide, this.cryptoSelect)) {
+      throw this.violation('method-not-offered', `peer selected method 0x${this.cryptoSelect.toString(16)}, we provided 0x${this.cryptoProvide.toString(16)}`)
+    }
 
+    const aes = confirmation !== undefined && (confirmation.flags & CONFIRM_AES_128_CTR) !== 0
     const rc4 = this.cryptoSelect === CRYPTO_RC4
+    const ciphers = aes ? this.aesCiphers() : rc4 ? { encryptor: this.encryptor!, decryptor: this.decryptor! } : undefined
     const rest = this.takeRest()
     this.complete({
-      method: rc4 ? 'rc4' : 'plaintext-after-mse',
+      method: aes ? 'aes-128-ctr' : rc4 ? 'rc4' : 'plaintext-after-mse',
       infoHash: this.skey,
       cryptoProvide: this.cryptoProvide,
       cryptoSelect: this.cryptoSelect,
-      encryptor: rc4 ? this.encryptor : undefined,
-      decryptor: rc4 ? this.decryptor : undefined,
-      payload: rc4 ? this.decryptor!.process(rest) : rest.slice(),
-      initialPayloadLength: this.initialPayload.length
+      encryptor: ciphers?.encryptor,
+      decryptor: ciphers?.decryptor,
+      payload: ciphers ? ciphers.decryptor.process(rest) : rest.slice(),
+      initialPayloadLength: this.initialPayload.length,
+      peerExtension: confirmation !== undefined
     })
     return false
+  }
+
+  /**
+   * A verified confirmation says what the responder received and sent. Any difference from what we sent
+   * and received was made in transit; so is a missing "offer verified" when we sent an offer.
+   */
+  private checkConfirmation (c: Confirmation): void {
+    const hex = (n: number): string => `0x${n.toString(16)}`
+    if (c.provide !== this.cryptoProvide) {
+      throw this.violation('negotiation-tampered', `crypto_provide changed in transit: we sent ${hex(this.cryptoProvide)}, the peer received ${hex(c.provide)}`)
+    }
+    if (c.select !== this.cryptoSelect) {
+      throw this.violation('negotiation-tampered', `crypto_select changed in transit: the peer sent ${hex(c.select)}, we received ${hex(this.cryptoSelect)}`)
+    }
+    if (this.offerTag && (c.flags & CONFIRM_OFFER_VERIFIED) === 0) {
+      throw this.violation('negotiation-tampered', 'our extension offer in PadC did not reach the peer intact')
+    }
+    const aesOffered = this.aes && (this.cryptoProvide & CRYPTO_RC4) !== 0 && this.offerTag !== undefined
+    if ((c.flags & CONFIRM_AES_128_CTR) !== 0 && (!aesOffered || c.select !== CRYPTO_RC4)) {
+      throw this.violation('method-not-offered', 'peer accepted AES-128-CTR, which we did not offer for this select')
+    }
   }
 
 }

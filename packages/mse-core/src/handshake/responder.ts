@@ -7,6 +7,9 @@ import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { acceptsMseHandshake, acceptsPlaintextHandshake, selectCryptoMethod } from '../policy.js'
 import { detectPlaintextHandshake } from '../plaintext.js'
 import type { SkeyLookup } from '../skey-registry.js'
+import {
+  CONFIRM_AES_128_CTR, CONFIRM_LENGTH, CONFIRM_OFFER_VERIFIED, OFFER_AES_128_CTR, encodeConfirmation, readOffer, type Offer
+} from './extension.js'
 import { HandshakeSession, type SessionOptions } from './session.js'
 import type { HandshakeStep } from './types.js'
 
@@ -41,6 +44,7 @@ export class ResponderHandshake extends HandshakeSession {
   private decryptor: StreamCipher | undefined
   private cryptoProvide = 0
   private padCLength = -1
+  private padC: Uint8Array | undefined
   private initialPayloadLength = -1
 
   constructor (options: ResponderOptions) {
@@ -77,7 +81,7 @@ export class ResponderHandshake extends HandshakeSession {
       if (!acceptsPlaintextHandshake(this.policy)) {
         throw this.violation('plaintext-refused', 'plaintext BitTorrent handshake refused: encryption is required')
       }
-      this.complete({ method: 'plaintext', payload: this.takeRest().slice(), initialPayloadLength: 0 })
+      this.complete({ method: 'plaintext', payload: this.takeRest().slice(), initialPayloadLength: 0, peerExtension: false })
       return false
     }
     if (!acceptsMseHandshake(this.policy)) {
@@ -128,8 +132,7 @@ export class ResponderHandshake extends HandshakeSession {
     }
     if (this.initialPayloadLength < 0) {
       if (this.buffered.length < this.padCLength + 2) return false
-      decryptor.skip(this.padCLength)
-      this.discard(this.padCLength)
+      this.padC = decryptor.process(this.take(this.padCLength)!)
       const length = readUint16(decryptor.process(this.take(2)!), 0)
       if (length > this.maxInitialPayload) {
         throw this.violation('ia-too-long', `len(IA) is ${length}, at most ${this.maxInitialPayload} accepted`)
@@ -139,26 +142,50 @@ export class ResponderHandshake extends HandshakeSession {
     if (this.buffered.length < this.initialPayloadLength) return false
     const initialPayload = decryptor.process(this.take(this.initialPayloadLength)!)
 
+    // The extension first: a verified offer whose provide differs from the header's proves tampering,
+    // which is the error to report even where the policy would also refuse.
+    const offer = this.extension ? readOffer(this.provider, this.extensionKey!, this.padC!, this.initialPayloadLength) : undefined
+    if (offer && offer.provide !== this.cryptoProvide) {
+      throw this.violation('negotiation-tampered',
+        `crypto_provide changed in transit: the peer sent 0x${offer.provide.toString(16)}, we received 0x${this.cryptoProvide.toString(16)}`)
+    }
     const selected = selectCryptoMethod(this.policy, this.cryptoProvide)
     if (selected === undefined) {
       throw this.violation('no-common-method', `peer provides 0x${this.cryptoProvide.toString(16)}, policy ${this.policy} accepts none of it`)
     }
-    const padD = this.zeroPad()
-    this.send(this.encryptor!.processOwned(concatBytes(VC, uint32(selected), uint16(padD.length), padD)))
-
     const rc4 = selected === CRYPTO_RC4
+    const aes = rc4 && this.aes && offer !== undefined && (offer.flags & OFFER_AES_128_CTR) !== 0
+    const padD = this.padD(selected, offer, aes)
+    // AES needs the confirmation to reach A: without room for it in PadD, RC4 runs.
+    const switched = aes && padD.confirmed
+    this.send(this.encryptor!.processOwned(concatBytes(VC, uint32(selected), uint16(padD.pad.length), padD.pad)))
+
+    const ciphers = switched ? this.aesCiphers() : rc4 ? { encryptor: this.encryptor!, decryptor } : undefined
     const rest = this.takeRest()
     this.complete({
-      method: rc4 ? 'rc4' : 'plaintext-after-mse',
+      method: switched ? 'aes-128-ctr' : rc4 ? 'rc4' : 'plaintext-after-mse',
       infoHash: this.skey,
       cryptoProvide: this.cryptoProvide,
       cryptoSelect: selected,
-      encryptor: rc4 ? this.encryptor : undefined,
-      decryptor: rc4 ? decryptor : undefined,
-      // IA is always RC4; with plaintext selected, the switch happens exactly after len(IA) bytes.
-      payload: concatBytes(initialPayload, rc4 ? decryptor.process(rest) : rest),
-      initialPayloadLength: this.initialPayloadLength
+      encryptor: ciphers?.encryptor,
+      decryptor: ciphers?.decryptor,
+      // IA is always RC4; with plaintext or AES selected, the switch happens exactly after len(IA) bytes.
+      payload: concatBytes(initialPayload, ciphers ? ciphers.decryptor.process(rest) : rest),
+      initialPayloadLength: this.initialPayloadLength,
+      peerExtension: offer !== undefined
     })
     return false
+  }
+
+  /**
+   * PadD: uniform random length; the confirmation at its start when it fits. Sent to every initiator (only
+   * ours can read it), so that A learns what B received even when A's offer did not arrive intact.
+   */
+  private padD (selected: number, offer: Offer | undefined, aes: boolean): { pad: Uint8Array, confirmed: boolean } {
+    const length = this.randomPadLength()
+    if (!this.extension) return { pad: new Uint8Array(length), confirmed: false }
+    const flags = (aes ? CONFIRM_AES_128_CTR : 0) | (offer ? CONFIRM_OFFER_VERIFIED : 0)
+    const pad = encodeConfirmation(this.provider, this.extensionKey!, { flags, provide: this.cryptoProvide, select: selected }, length, offer)
+    return { pad, confirmed: length >= CONFIRM_LENGTH }
   }
 }

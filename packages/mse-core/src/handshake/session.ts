@@ -5,6 +5,8 @@ import { nodeCryptoProvider } from '../crypto/node-provider.js'
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js'
 import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { generatePrivateKey, isValidPeerKey } from '../dh.js'
+import { extensionKey } from './extension.js'
+import { aesCtrParameters } from './payload-keys.js'
 import { MseError, type MseErrorCode } from '../errors.js'
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../policy.js'
 import type { HandshakeResult, HandshakeStage, HandshakeStep, Role } from './types.js'
@@ -23,6 +25,16 @@ export interface SessionOptions {
   provider?: CryptoProvider
   /** Default: the provider's CSPRNG. Tests inject a deterministic source for known-answer transcripts. */
   random?: RandomSource
+  /**
+   * Carry this project's authenticated negotiation extension in PadC / PadD (docs/mse-extension.md).
+   * Default true. Other clients ignore it; false sends the zeroed pads of the plain spec.
+   */
+  extension?: boolean
+  /**
+   * Offer (initiator) or accept (responder) AES-128-CTR for the payload through the extension, with peers
+   * of this project, wherever RC4 would run. Default true; false keeps RC4.
+   */
+  aes?: boolean
   /** Milliseconds each stage may take (spec: 30 s for the peer's key). Per stage or one for all. */
   stageTimeoutMs?: number | Partial<Record<HandshakeStage, number>>
 }
@@ -39,6 +51,10 @@ const TIMED_STAGES: readonly HandshakeStage[] = ['peer-key', 'sync', 'crypto-hea
 export abstract class HandshakeSession {
   readonly role: Role
   readonly policy: EncryptionPolicy
+  /** Whether PadC / PadD carry the extension. */
+  readonly extension: boolean
+  /** Whether AES-128-CTR may replace RC4 (needs the extension). */
+  readonly aes: boolean
   protected readonly provider: CryptoProvider
   protected readonly random: RandomSource
 
@@ -57,10 +73,16 @@ export abstract class HandshakeSession {
 
   private privateKey: Uint8Array | undefined
   protected secret: Uint8Array | undefined
+  /** HASH('keyA', S, SKEY) and HASH('keyB', S, SKEY): RC4 keys, and the AES keys of the extension. */
+  private keyHashes: { a: Uint8Array, b: Uint8Array } | undefined
+  /** K of the extension, once S and SKEY are known. */
+  protected extensionKey: Uint8Array | undefined
 
   constructor (role: Role, options: SessionOptions) {
     this.role = role
     this.policy = parseEncryptionPolicy(options.policy)
+    this.extension = options.extension ?? true
+    this.aes = this.extension && (options.aes ?? true)
     this.provider = options.provider ?? nodeCryptoProvider
     this.random = options.random ?? (n => this.provider.randomBytes(n))
     const timeout = options.stageTimeoutMs
@@ -236,20 +258,36 @@ export abstract class HandshakeSession {
     return true
   }
 
-  /** RC4 streams: A encrypts with HASH('keyA', S, SKEY) and decrypts with HASH('keyB', S, SKEY); B the reverse. */
+  /**
+   * RC4 streams: A encrypts with HASH('keyA', S, SKEY) and decrypts with HASH('keyB', S, SKEY); B the
+   * reverse. Also keys the extension, which needs the same S and SKEY.
+   */
   protected deriveCiphers (skey: Uint8Array): { encryptor: StreamCipher, decryptor: StreamCipher } {
-    const keyA = this.provider.createRc4(this.provider.sha1(KEY_A, this.secret!, skey))
-    const keyB = this.provider.createRc4(this.provider.sha1(KEY_B, this.secret!, skey))
+    const a = this.provider.sha1(KEY_A, this.secret!, skey)
+    const b = this.provider.sha1(KEY_B, this.secret!, skey)
+    this.keyHashes = { a, b }
+    if (this.extension) this.extensionKey = extensionKey(this.provider, this.secret!, skey)
+    const keyA = this.provider.createRc4(a)
+    const keyB = this.provider.createRc4(b)
     return this.role === 'initiator' ? { encryptor: keyA, decryptor: keyB } : { encryptor: keyB, decryptor: keyA }
   }
 
-  /** PadC / PadD: random length 0..512, zeroed ("should be zeroed"), sent encrypted. */
-  protected zeroPad (): Uint8Array {
-    return new Uint8Array(this.randomPadLength())
+  /** AES-128-CTR payload streams (extension): each direction keyed from its own hash, counter at 0. */
+  protected aesCiphers (): { encryptor: StreamCipher, decryptor: StreamCipher } {
+    const make = (hash: Uint8Array): StreamCipher => {
+      const { key, counterBlock } = aesCtrParameters(hash)
+      return this.provider.createAes128Ctr(key, counterBlock)
+    }
+    const a = make(this.keyHashes!.a)
+    const b = make(this.keyHashes!.b)
+    return this.role === 'initiator' ? { encryptor: a, decryptor: b } : { encryptor: b, decryptor: a }
   }
 
-  /** Uniform in 0..512, by rejection sampling over 16 random bits. */
-  private randomPadLength (): number {
+  /**
+   * Length of PadC / PadD: uniform in 0..512 whether or not the extension fits, so that flight sizes look
+   * the same with and without it (the extension is left out when the drawn pad is too short for it).
+   */
+  protected randomPadLength (): number {
     const span = MAX_PAD_LENGTH + 1
     const limit = Math.floor(0x10000 / span) * span
     for (let attempt = 0; attempt < 64; attempt++) {

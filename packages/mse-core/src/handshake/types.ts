@@ -5,10 +5,12 @@ export type Role = 'initiator' | 'responder'
 
 /**
  * - `rc4`: MSE handshake, RC4 payload.
+ * - `aes-128-ctr`: MSE handshake, AES-128-CTR payload: both peers run this project's extension
+ *   (docs/mse-extension.md). Other clients never see it.
  * - `plaintext-after-mse`: MSE handshake (header obfuscated, IA encrypted), then plaintext payload.
  * - `plaintext`: no MSE at all (a plaintext BitTorrent handshake was detected by the responder).
  */
-export type NegotiatedMethod = 'rc4' | 'plaintext-after-mse' | 'plaintext'
+export type NegotiatedMethod = 'rc4' | 'aes-128-ctr' | 'plaintext-after-mse' | 'plaintext'
 
 export type HandshakeStage =
   | 'start'
@@ -25,10 +27,18 @@ export interface HandshakeResult {
   infoHash?: Uint8Array
   cryptoProvide?: number
   cryptoSelect?: number
-  /** Encrypts our payload from now on (rc4 only). Continues the handshake's keystream. */
+  /**
+   * Encrypts our payload from now on (rc4 and aes-128-ctr). RC4 continues the handshake's keystream;
+   * AES-128-CTR starts at counter 0 with the first payload byte (`algorithm` says which).
+   */
   encryptor?: StreamCipher
-  /** Decrypts the peer's payload from now on (rc4 only). */
+  /** Decrypts the peer's payload from now on (rc4 and aes-128-ctr). */
   decryptor?: StreamCipher
+  /**
+   * The peer proved, with a valid extension tag keyed from S, that it runs this project's extension:
+   * it speaks MSE. False for other clients (and when the drawn pads were too short to carry it).
+   */
+  peerExtension: boolean
   /**
    * Payload bytes of the peer already received, in order and already decrypted: for a responder the IA
    * and what followed it, for an initiator what followed PadD, for a plaintext connection every byte.

@@ -24,6 +24,11 @@ export interface PairOptions {
   afterFlight3?: Uint8Array
   /** Appended to flight 4 in the same delivery (B's payload after PadD, already in wire form). */
   afterFlight4?: Uint8Array
+  /** This project's PadC/PadD extension on both sides (default: on, as in the product). */
+  extension?: boolean
+  /** Per-side session options on top of the above (e.g. `{ extension: false }` plays another client). */
+  initiatorOptions?: { extension?: boolean, aes?: boolean }
+  responderOptions?: { extension?: boolean, aes?: boolean }
   /** Replaces flight 3 / flight 4 before delivery (mutation tests). */
   mutateFlight3?: (bytes: Uint8Array) => Uint8Array
   mutateFlight4?: (bytes: Uint8Array) => Uint8Array
@@ -87,14 +92,18 @@ export function makePair (options: PairOptions): { initiator: InitiatorHandshake
     provider,
     random: drbg(options.seedA ?? 'A'),
     infoHash: options.infoHash,
-    initialPayload: options.ia
+    initialPayload: options.ia,
+    extension: options.extension,
+    ...options.initiatorOptions
   })
   const responder = new ResponderHandshake({
     policy: options.responderPolicy ?? 'preferred',
     provider,
     random: drbg(options.seedB ?? 'B'),
     skeys: options.registry ?? makeRegistry(options.infoHash, provider),
-    maxInitialPayload: options.maxInitialPayload
+    maxInitialPayload: options.maxInitialPayload,
+    extension: options.extension,
+    ...options.responderOptions
   })
   return { initiator, responder }
 }
