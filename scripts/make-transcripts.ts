@@ -267,7 +267,7 @@ function system (spec: Spec): Pick<Transcript, 'flights' | 'method' | 'cryptoPro
   const rb = s4.result
   if (ra.method !== rb.method) throw new Error(`methods differ: ${ra.method} / ${rb.method}`)
   if (hex(rb.payload) !== spec.ia) throw new Error('B did not receive IA')
-  if (ra.method === 'plaintext') throw new Error('unexpected plaintext')
+  if (ra.method === 'plaintext' || ra.method === 'aes-128-ctr') throw new Error(`unexpected ${ra.method}`)
 
   const aToB = unhex(spec.payload.aToB)
   const bToA = unhex(spec.payload.bToA)

@@ -32,6 +32,11 @@ export interface MseStreamOptions {
   /** Responder: largest IA accepted (default 68). */
   maxInitialPayload?: number
   stageTimeoutMs?: SessionOptions['stageTimeoutMs']
+  /**
+   * With peers of this project: AES-128-CTR instead of RC4 (default true), negotiated inside the
+   * authenticated PadC/PadD extension (docs/mse-extension.md). Other clients always get RC4.
+   */
+  aes?: boolean
   provider?: CryptoProvider
   /**
    * Whether chunks read from the raw socket are handed over to us, so the cipher may reuse them
@@ -111,7 +116,7 @@ export class MseStream extends Duplex {
     this.localPort = raw.localPort
     this.handshake = new Promise(resolve => { this.settle = resolve })
 
-    const common = { policy: this.policy, provider: options.provider, stageTimeoutMs: options.stageTimeoutMs }
+    const common = { policy: this.policy, provider: options.provider, stageTimeoutMs: options.stageTimeoutMs, aes: options.aes }
     const plaintextOut = this.role === 'initiator' && (options.connect === 'plaintext' || this.policy === 'disabled')
     if (plaintextOut && this.policy === 'required') {
       throw new TypeError('a plaintext connection is not allowed under policy "required"')
@@ -133,7 +138,7 @@ export class MseStream extends Duplex {
 
     debug('#%d %s %s: start (policy %s)', this.id, this.role, this.remoteLabel, this.policy)
     if (!this.session) {
-      this.open({ role: 'initiator', method: 'plaintext', payload: new Uint8Array(0), initialPayloadLength: 0, handshakeBytesSent: 0, handshakeBytesReceived: 0 })
+      this.open({ role: 'initiator', method: 'plaintext', payload: new Uint8Array(0), initialPayloadLength: 0, handshakeBytesSent: 0, handshakeBytesReceived: 0, peerExtension: false })
     } else {
       this.afterStep(this.session.start(Date.now()))
     }
@@ -257,7 +262,8 @@ export class MseStream extends Duplex {
       initialPayloadLength: result.initialPayloadLength,
       durationMs: Date.now() - this.startedAt,
       closedBeforePeerKey: false,
-      secretHasLeadingZero: this.session?.secretHasLeadingZero
+      secretHasLeadingZero: this.session?.secretHasLeadingZero,
+      peerExtension: result.peerExtension
     })
     this.deliver(result.payload)
     this.flushHeld()
@@ -284,7 +290,9 @@ export class MseStream extends Duplex {
       error,
       failedStage: error.stage as MseOutcome['failedStage'],
       closedBeforePeerKey: (error.code === 'peer-closed' && received === 0) || error.code === 'plaintext-reply',
-      secretHasLeadingZero: this.session?.secretHasLeadingZero
+      secretHasLeadingZero: this.session?.secretHasLeadingZero,
+      // Only a peer running our extension can prove tampering: it speaks MSE.
+      peerExtension: error.code === 'negotiation-tampered'
     }
   }
 

@@ -4,7 +4,10 @@ import type { HandshakeStage, MseError, NegotiatedMethod, Role } from 'mse-core'
 export interface MseOutcome {
   ok: boolean
   role: Role
-  /** Set when ok. */
+  /**
+   * Set when ok: the payload cipher. `aes-128-ctr` only between peers of this project (their PadC/PadD
+   * extension, docs/mse-extension.md); `rc4` with every other MSE client.
+   */
   method?: NegotiatedMethod
   /** Hex info hash (SKEY) used or matched; absent for plaintext connections. */
   infoHash?: string
@@ -29,4 +32,10 @@ export interface MseOutcome {
    * an unpadded S fail on exactly these handshakes (see `isUnpaddedSecretRejection`).
    */
   secretHasLeadingZero?: boolean
+  /**
+   * The peer proved with a valid tag of this project's PadC/PadD extension that it is one of ours, so it
+   * speaks MSE. Also true on failure with `negotiation-tampered`: someone on the path changed the
+   * negotiation; the peer itself speaks MSE and must never be redialled in plaintext.
+   */
+  peerExtension: boolean
 }

@@ -8,7 +8,7 @@ import { expect } from 'chai'
 import { ENCRYPTION_POLICIES, type EncryptionPolicy, type NegotiatedMethod } from 'mse-core'
 import type { MseOutcome } from '../src/index.js'
 import {
-  PLAINTEXT_HEADER, awaitedLater, bittorrentHandshake, closed, contains, exchangeBlocks, failOnUncaught, sleep, testData, within, wirePair
+  PLAINTEXT_HEADER, awaitedLater, bittorrentHandshake, closed, contains, exchangeBlocks, failOnUncaught, roomyPads, sleep, testData, within, wirePair
 } from './helpers.js'
 
 type Expected =
@@ -28,7 +28,8 @@ function expected (initiator: EncryptionPolicy, responder: EncryptionPolicy): Ex
   }
   // `required` provides RC4 only; preferred and tolerated provide both; tolerated selects plaintext.
   if (responder === 'tolerated' && initiator !== 'required') return { connects: true, method: 'plaintext-after-mse' }
-  return { connects: true, method: 'rc4' }
+  // Both ends are ours: AES-128-CTR through the PadC/PadD extension wherever RC4 would run.
+  return { connects: true, method: 'aes-128-ctr' }
 }
 
 const BYTES_EACH_WAY = 2 * 1024 * 1024
@@ -45,8 +46,9 @@ describe('policy matrix over TCP (16 pairs)', function () {
 
       it(title, async () => {
         const pair = await wirePair({
-          initiator: { policy: initiatorPolicy },
-          responder: { policy: responderPolicy },
+          // roomyPads: pads long enough for the extension, so that AES is certain (see helpers.ts).
+          initiator: { policy: initiatorPolicy, provider: roomyPads },
+          responder: { policy: responderPolicy, provider: roomyPads },
           relay: {} // a plain pass-through that records every byte each side sent
         })
         try {
@@ -64,6 +66,8 @@ describe('policy matrix over TCP (16 pairs)', function () {
             const ia = want.method === 'plaintext' ? 0 : 68
             expect(atInitiator.initialPayloadLength, 'initiator IA').to.equal(ia)
             expect(atResponder.initialPayloadLength, 'responder IA').to.equal(ia)
+            // Each side knows the other is one of ours exactly when an MSE handshake ran.
+            expect([atInitiator.peerExtension, atResponder.peerExtension], 'peerExtension').to.deep.equal([ia > 0, ia > 0])
 
             const saw = await handshakes
             expect(saw.responderSaw).to.equal(`${pair.infoHash}/true`)
@@ -124,9 +128,10 @@ describe('policy matrix over TCP (16 pairs)', function () {
     const sampleDown = testData(`responder:${infoHash}`, 4096).subarray(1000, 1064)
     switch (method) {
       case 'rc4':
+      case 'aes-128-ctr':
         for (const [bytes, sample] of [[up, sampleUp], [down, sampleDown]] as const) {
-          expect(contains(bytes, PLAINTEXT_HEADER), 'header visible under rc4').to.equal(false)
-          expect(contains(bytes, sample), 'piece data visible under rc4').to.equal(false)
+          expect(contains(bytes, PLAINTEXT_HEADER), `header visible under ${method}`).to.equal(false)
+          expect(contains(bytes, sample), `piece data visible under ${method}`).to.equal(false)
         }
         break
       case 'plaintext-after-mse':
@@ -200,7 +205,7 @@ describe('IA: the BitTorrent handshake inside flight 3', function () {
   })
 
   it('sendHandshakeAsInitialPayload: false sends no IA even when the handshake is already written', async () => {
-    const pair = await wirePair({ initiator: { policy: 'required', sendHandshakeAsInitialPayload: false } })
+    const pair = await wirePair({ initiator: { policy: 'required', sendHandshakeAsInitialPayload: false, aes: false } })
     try {
       const seen = awaitedLater(bittorrentHandshake(pair))
       const [a, b] = await within(Promise.all([pair.initiator.stream.handshake, pair.responder.stream.handshake]), 10_000, 'outcomes')

@@ -7,7 +7,7 @@
 import { expect } from 'chai'
 import type { EncryptionPolicy, NegotiatedMethod } from 'mse-core'
 import {
-  BLOCK_LENGTH, awaitedLater, bittorrentHandshake, exchangeBlocks, failOnUncaught, sha256, testData, within, wirePair,
+  BLOCK_LENGTH, awaitedLater, bittorrentHandshake, exchangeBlocks, failOnUncaught, roomyPads, sha256, testData, within, wirePair,
   type PairOptions
 } from './helpers.js'
 import { byteByByte, coalesce, rechunk, type RelayOptions } from './relay.js'
@@ -20,9 +20,15 @@ interface Case {
   method: NegotiatedMethod
 }
 
+/** RC4 cases run with AES off; the AES case pins pads where the extension fits (roomyPads). */
+function sessionOptions (c: Case): { aes: boolean, provider?: typeof roomyPads } {
+  return c.method === 'aes-128-ctr' ? { aes: true, provider: roomyPads } : { aes: false }
+}
+
 const CASES: Case[] = [
   { name: 'rc4', initiator: 'preferred', responder: 'preferred', ia: true, method: 'rc4' },
   { name: 'rc4 without IA', initiator: 'required', responder: 'required', ia: false, method: 'rc4' },
+  { name: 'aes-128-ctr', initiator: 'preferred', responder: 'preferred', ia: true, method: 'aes-128-ctr' },
   { name: 'plaintext-after-mse', initiator: 'preferred', responder: 'tolerated', ia: true, method: 'plaintext-after-mse' },
   { name: 'plaintext-after-mse without IA', initiator: 'tolerated', responder: 'tolerated', ia: false, method: 'plaintext-after-mse' },
   { name: 'plaintext', initiator: 'disabled', responder: 'preferred', ia: false, method: 'plaintext' }
@@ -33,8 +39,8 @@ const BYTES_EACH_WAY = 1024 * 1024
 async function runThrough (relay: RelayOptions, c: Case): Promise<{ chunksIn: { initiator: number[], responder: number[] } }> {
   const chunksIn = { initiator: [] as number[], responder: [] as number[] }
   const options: PairOptions = {
-    initiator: { policy: c.initiator, sendHandshakeAsInitialPayload: c.ia },
-    responder: { policy: c.responder },
+    initiator: { policy: c.initiator, sendHandshakeAsInitialPayload: c.ia, ...sessionOptions(c) },
+    responder: { policy: c.responder, ...sessionOptions(c) },
     relay,
     beforeWire ({ outgoing, incoming }) {
       outgoing.on('data', (chunk: Buffer) => chunksIn.initiator.push(chunk.length))
@@ -105,7 +111,7 @@ describe('coalesced TCP: flight 4 and the first BitTorrent messages in one read'
     it(`${name}: handshake, bitfield, unchoke and ${PIECES} pieces arrive with flight 4, in order, each once`, async () => {
       const chunksIn: number[] = []
       const pair = await wirePair({
-        initiator: { policy: 'preferred' },
+        initiator: { policy: 'preferred', aes: false },
         responder: { policy: responderPolicy },
         // Everything one side sends within 30 ms of quiet goes out as one write of at most 60000 bytes.
         relay: { up: coalesce(30, 60_000), down: coalesce(30, 60_000) },

@@ -19,6 +19,8 @@ export interface MseClientState {
   budget: HandshakeBudget
   /** Retry an unpadded-secret rejection at once with fresh keys (default true). */
   unpaddedSecretRetry: boolean
+  /** AES-128-CTR with peers of this project (default true). */
+  aes: boolean
 }
 
 const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
@@ -34,6 +36,7 @@ export interface MseClientOptions {
   stageTimeoutMs?: number
   handshakeBudget?: HandshakeBudgetOptions
   unpaddedSecretRetry?: boolean
+  aes?: boolean
 }
 
 /** Called by webtorrent-node's client class (and lazily for any client in register mode). */
@@ -46,7 +49,8 @@ export function attachMseState (client: any, options: MseClientOptions = {}): Ms
     stats: emptyStats(),
     stageTimeoutMs: options.stageTimeoutMs,
     budget: new HandshakeBudget(options.handshakeBudget),
-    unpaddedSecretRetry: options.unpaddedSecretRetry ?? true
+    unpaddedSecretRetry: options.unpaddedSecretRetry ?? true,
+    aes: options.aes ?? true
   }
   Object.defineProperty(client, MSE_STATE, { value: state, enumerable: false })
   // Torrents added before the state existed (register mode attaches lazily).

@@ -25,6 +25,11 @@ export interface WebTorrentOptions extends Record<string, any> {
    * only to measure the bug.
    */
   mseUnpaddedSecretRetry?: boolean
+  /**
+   * AES-128-CTR instead of RC4 with peers of this project (default true), negotiated inside their
+   * authenticated PadC/PadD extension (docs/mse-extension.md). Other clients always get RC4.
+   */
+  mseAes?: boolean
 }
 
 /**
@@ -53,14 +58,16 @@ export default class WebTorrent extends Upstream {
   constructor (options: WebTorrentOptions = {}) {
     installMsePatches()
     const encryption = parseEncryptionPolicy(options.encryption)
-    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, mseUnpaddedSecretRetry, ...upstreamOptions } = options
+    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, mseUnpaddedSecretRetry, mseAes, ...upstreamOptions } = options
     super({ ...upstreamOptions, secure: 0 })
     this.encryption = encryption
+    if (mseAes !== undefined && typeof mseAes !== 'boolean') throw new TypeError('mseAes must be a boolean')
     this.mseState = attachMseState(this, {
       encryption,
       stageTimeoutMs: mseStageTimeoutMs,
       handshakeBudget: mseHandshakeBudget,
-      unpaddedSecretRetry: mseUnpaddedSecretRetry
+      unpaddedSecretRetry: mseUnpaddedSecretRetry,
+      aes: mseAes
     })
   }
 

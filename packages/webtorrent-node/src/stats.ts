@@ -23,7 +23,7 @@ export interface MseStats {
 
 export function emptyStats (): MseStats {
   return {
-    connected: { rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 },
+    connected: { rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 },
     errors: {},
     attempts: { mse: 0, plaintext: 0 },
     fallbacks: { toPlaintext: 0, toMse: 0 },
@@ -36,8 +36,16 @@ export interface PeerConnectionInfo {
   role: 'initiator' | 'responder'
   /** For outgoing connections: what we dialled. */
   attempt?: 'mse' | 'plaintext'
-  /** Set once the handshake succeeded. */
+  /**
+   * Set once the handshake succeeded: the payload cipher (`rc4`, or `aes-128-ctr` between peers of this
+   * project), `plaintext-after-mse` or `plaintext`.
+   */
   method?: NegotiatedMethod
+  /**
+   * The peer runs this project's PadC/PadD extension (a valid tag; docs/mse-extension.md). Also set when
+   * the extension caught a changed negotiation (`error` is then `negotiation-tampered`).
+   */
+  peerExtension?: boolean
   /** True when this connection is the retry in the other mode after the peer hung up. */
   fallback: boolean
   /** True when this connection is the MSE retry with fresh keys after an unpadded-secret rejection. */

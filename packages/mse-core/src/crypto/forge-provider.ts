@@ -1,8 +1,8 @@
 import forge from 'node-forge'
 import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
-import { fromHex, leftPad, toHex } from '../bytes.js'
+import { concatBytes, fromHex, leftPad, toHex } from '../bytes.js'
 import type { CryptoProvider } from './provider.js'
-import { AesCtr, type CtrFactory } from './aes-ctr.js'
+import { AesCtr, addToCounter, type CtrFactory } from './aes-ctr.js'
 import { Rc4 } from './rc4.js'
 
 /**
@@ -35,14 +35,35 @@ function fromBinaryString (text: string): Uint8Array {
   return out
 }
 
-/** node-forge's AES in CTR mode: pure JavaScript, independent of OpenSSL (the oracle for the fast path). */
+/**
+ * AES-128-CTR on node-forge's AES block function (ECB over counter blocks). Not forge's own CTR mode:
+ * that increments only the low 32 bits of the counter block, while OpenSSL (and our spec) increment all
+ * 128; the two would part after 2^32 blocks.
+ */
 const forgeAesCtr: CtrFactory = (key, counterBlock) => {
-  const cipher = forge.cipher.createCipher('AES-CTR', forge.util.createBuffer(binaryString(key)))
-  cipher.start({ iv: binaryString(counterBlock) })
+  const ecb = forge.cipher.createCipher('AES-ECB', forge.util.createBuffer(binaryString(key)))
+  ecb.start()
+  let counter: Uint8Array = counterBlock.slice()
+  let keystream: Uint8Array = new Uint8Array(0)
+  let used = 0
   return {
     update (input) {
-      cipher.update(forge.util.createBuffer(binaryString(input)))
-      return fromBinaryString(cipher.output.getBytes())
+      const out = new Uint8Array(input.length)
+      for (let i = 0; i < input.length; i++) {
+        if (used === keystream.length) {
+          // 64 counter blocks (1 KiB of keystream) per call into forge.
+          const blocks: Uint8Array[] = []
+          for (let b = 0; b < 64; b++) {
+            blocks.push(counter)
+            counter = addToCounter(counter, 1)
+          }
+          ecb.update(forge.util.createBuffer(binaryString(concatBytes(...blocks))))
+          keystream = fromBinaryString(ecb.output.getBytes())
+          used = 0
+        }
+        out[i] = input[i]! ^ keystream[used++]!
+      }
+      return out
     }
   }
 }

@@ -4,7 +4,7 @@
  */
 import {
   InitiatorHandshake, ResponderHandshake, SkeyRegistry, nodeCryptoProvider,
-  type CryptoProvider, type EncryptionPolicy, type HandshakeStep, type HandshakeResult, type SkeyLookup
+  type CryptoProvider, type EncryptionPolicy, type RandomSource, type HandshakeStep, type HandshakeResult, type SkeyLookup
 } from '../../src/index.js'
 import { createHash } from 'node:crypto'
 import { drbg } from './drbg.js'
@@ -27,8 +27,8 @@ export interface PairOptions {
   /** This project's PadC/PadD extension on both sides (default: on, as in the product). */
   extension?: boolean
   /** Per-side session options on top of the above (e.g. `{ extension: false }` plays another client). */
-  initiatorOptions?: { extension?: boolean, aes?: boolean }
-  responderOptions?: { extension?: boolean, aes?: boolean }
+  initiatorOptions?: { extension?: boolean, aes?: boolean, random?: RandomSource }
+  responderOptions?: { extension?: boolean, aes?: boolean, random?: RandomSource }
   /** Replaces flight 3 / flight 4 before delivery (mutation tests). */
   mutateFlight3?: (bytes: Uint8Array) => Uint8Array
   mutateFlight4?: (bytes: Uint8Array) => Uint8Array

@@ -99,12 +99,14 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): (
     skeys: state.skeys,
     connect: attempt,
     stageTimeoutMs: state.stageTimeoutMs,
+    aes: state.aes,
     // Synchronous, before the Wire parses a byte: `wire.mse` is complete when the torrent emits 'wire'.
     onOutcome: outcome => {
       if (outcome.ok && !outgoing) releaseIncoming(raw)
       recordOutcome(state, info, outcome)
       if (outgoing && attempt === 'mse') {
-        if (outcome.ok) state.memory.recordMse(address, 'works')
+        // A tampered negotiation is not evidence against MSE: the peer proved it speaks it.
+        if (outcome.ok || outcome.peerExtension) state.memory.recordMse(address, 'works')
         else if (outcome.closedBeforePeerKey) state.memory.recordMse(address, 'rejected')
       }
     }
@@ -144,6 +146,7 @@ function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome
   info.handshakeBytesSent = outcome.handshakeBytesSent
   info.handshakeBytesReceived = outcome.handshakeBytesReceived
   info.initialPayloadLength = outcome.initialPayloadLength
+  if (outcome.peerExtension) info.peerExtension = true
   // An outgoing plaintext dial has no handshake to succeed: watchPlaintextAttempt counts it when the peer answers.
   if (outcome.ok && info.attempt === 'plaintext') return
   if (outcome.ok && outcome.method) {

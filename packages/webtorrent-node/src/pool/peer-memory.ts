@@ -1,6 +1,9 @@
 /** What we learned about one peer address from earlier connections. */
 export interface PeerKnowledge {
-  /** `works`: an MSE handshake completed. `rejected`: the peer hung up on our key without a byte. */
+  /**
+   * `works`: an MSE handshake completed, or the peer proved it runs this project's extension (also when
+   * the extension caught tampering on the path). `rejected`: the peer hung up on our key without a byte.
+   */
   mse?: 'works' | 'rejected'
   /** `works`: it answered a plaintext BitTorrent handshake. `rejected`: it hung up on it without a byte. */
   plaintext?: 'works' | 'rejected'
