@@ -12,6 +12,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { main } from '../src/cli/main.js'
 import { CliProcess, PACKAGE_DIR, killAllChildren, runCli } from './cli-helpers.js'
 
+/** The payload ciphers between two webtorrent-mse processes (AES-128-CTR unless a drawn pad was too short). */
+const ENCRYPTED = ['aes-128-ctr', 'rc4']
+
 const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat']
 const VERSION: string = JSON.parse(await readFile(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version
 
@@ -155,7 +158,7 @@ describe('webtorrent-mse CLI', function () {
   describe('seed in one process, download in another', function () {
     this.timeout(120_000)
 
-    it('transfers a file over MSE (rc4) with --encryption required and byte-identical output', async function () {
+    it('transfers a file over MSE (AES-128-CTR or RC4) with --encryption required and byte-identical output', async function () {
       const source = path.join(tmp, 'payload.bin')
       const data = randomBytes(3 * 1024 * 1024 + 12_345)
       await writeFile(source, data)
@@ -180,12 +183,14 @@ describe('webtorrent-mse CLI', function () {
       for (const event of events) expect(event.event).to.be.a('string')
       const wires = events.filter(e => e.event === 'wire')
       expect(wires, downloader.describe()).to.have.length.of.at.least(1)
-      expect(wires[0]).to.include({ address: `127.0.0.1:${seeding.port}`, role: 'initiator', method: 'rc4', fallback: false, initialPayload: 68 })
+      expect(wires[0]).to.include({ address: `127.0.0.1:${seeding.port}`, role: 'initiator', fallback: false, initialPayload: 68 })
+      // Both ends are webtorrent-mse: AES-128-CTR, or RC4 when a drawn pad was too short for the extension.
+      expect(ENCRYPTED).to.include(wires[0].method)
       const done = events.find(e => e.event === 'done')
       expect(done, downloader.describe()).to.include({ name: 'payload.bin', length: data.length, path: path.join(outDir, 'payload.bin') })
-      expect(done!.mseStats.connected.rc4).to.be.at.least(1)
+      expect(done!.mseStats.connected.rc4 + done!.mseStats.connected['aes-128-ctr']).to.be.at.least(1)
       expect(done!.mseStats.connected.plaintext).to.equal(0)
-      expect(done!.peers.byMethod.rc4).to.be.at.least(1)
+      expect((done!.peers.byMethod.rc4 ?? 0) + (done!.peers.byMethod['aes-128-ctr'] ?? 0)).to.be.at.least(1)
       // progress at most about once a second
       const progress = events.filter(e => e.event === 'progress')
       expect(progress.length).to.be.at.most(Math.ceil(done!.elapsedMs / 1000) + 2)
@@ -207,7 +212,7 @@ describe('webtorrent-mse CLI', function () {
       const seederExit = await seeder.waitForExit(15_000)
       expect(seederExit.code, seeder.describe()).to.equal(0)
       const seederEvents = seeder.events()
-      expect(seederEvents.filter(e => e.event === 'wire').every(e => e.method === 'rc4')).to.equal(true)
+      expect(seederEvents.filter(e => e.event === 'wire').every(e => ENCRYPTED.includes(e.method))).to.equal(true)
       const stopped = seederEvents.find(e => e.event === 'stopped')
       expect(stopped).to.include({ signal: 'SIGINT' })
       expect(stopped!.uploaded).to.be.at.least(2 * data.length)
@@ -237,30 +242,36 @@ describe('webtorrent-mse CLI', function () {
   describe('demo', function () {
     this.timeout(90_000)
 
-    it('seeds, downloads and verifies over rc4, then exits 0', async function () {
+    it('seeds, downloads and verifies over MSE, then exits 0', async function () {
       const cli = await runCli(['demo', '--size', '2'], 70_000)
       expect(cli.exit.code, cli.describe()).to.equal(0)
-      expect(cli.stdout).to.match(/downloader → seeder 127\.0\.0\.1:\d+ \(initiator, TCP.*\): rc4 \(MSE\), IA carried the BitTorrent handshake/)
-      expect(cli.stdout).to.match(/^demo passed: 2\.0 MiB downloaded over rc4 \(MSE\) and verified/m)
+      expect(cli.stdout).to.match(/downloader → seeder 127\.0\.0\.1:\d+ \(initiator, TCP.*\): (rc4 \(MSE\)|aes-128-ctr \(MSE, negotiated with a webtorrent-mse peer\)), IA carried the BitTorrent handshake/)
+      expect(cli.stdout).to.match(/^demo passed: 2\.0 MiB downloaded over (rc4|aes-128-ctr) \(MSE\) and verified/m)
       expect(cli.stderr).to.equal('')
     })
 
-    it('--json: valid JSON per line, verified SHA-256, rc4 on both sides', async function () {
+    it('--json: valid JSON per line, verified SHA-256, the same cipher on both sides', async function () {
       const cli = await runCli(['demo', '--size', '1', '--json'], 70_000)
       expect(cli.exit.code, cli.describe()).to.equal(0)
       const events = cli.events()
       const done = events.find(e => e.event === 'done')
       expect(done, cli.describe()).to.include({ verified: true, length: 1024 * 1024 })
       expect(done!.sha256).to.equal(done!.sourceSha256).and.match(/^[0-9a-f]{64}$/)
-      expect(done!.connections.map((c: any) => [c.side, c.method])).to.deep.include.members([['downloader', 'rc4'], ['seeder', 'rc4']])
-      expect(done!.mseStats.downloader.connected.rc4).to.equal(1)
+      const methods = done!.connections.map((c: any) => c.method)
+      expect(done!.connections.map((c: any) => c.side)).to.include.members(['downloader', 'seeder'])
+      // The same cipher on both sides: AES-128-CTR (or RC4 when a drawn pad was too short for the extension).
+      expect(ENCRYPTED).to.include(methods[0])
+      expect(new Set(methods).size).to.equal(1)
+      expect(done!.mseStats.downloader.connected.rc4 + done!.mseStats.downloader.connected['aes-128-ctr']).to.equal(1)
     })
 
     it('shows a fallback: a tolerated downloader retries with MSE against a seeder that requires it', async function () {
       const cli = await runCli(['demo', '--size', '1', '--encryption', 'tolerated', '--seeder-encryption', 'required', '--json'], 70_000)
       expect(cli.exit.code, cli.describe()).to.equal(0)
       const done = cli.events().find(e => e.event === 'done')
-      expect(done!.connections.find((c: any) => c.side === 'downloader')).to.include({ method: 'rc4', fallback: true })
+      const downloaderConnection = done!.connections.find((c: any) => c.side === 'downloader')
+      expect(downloaderConnection).to.include({ fallback: true })
+      expect(ENCRYPTED).to.include(downloaderConnection.method)
       expect(done!.mseStats.downloader.fallbacks.toMse).to.equal(1)
     })
 

@@ -98,7 +98,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
       expect(await completesWithin(torrent, 1500)).to.equal(false)
       expect(seeder.mseStats.errors['plaintext-refused']).to.be.at.least(1)
       expect(downloader.mseStats.attempts.plaintext).to.be.at.least(1)
-      expect(downloader.mseStats.connected).to.deep.equal({ rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 })
+      expect(downloader.mseStats.connected).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
     })
 
     it('tolerated -> required: one connection (RC4 retry), not one plaintext and one RC4 [fails: counted when dialled]', async () => {
@@ -110,7 +110,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
       await done(torrent)
       expect(await contentHash(torrent)).to.equal(sha256(data))
       expect(downloader.mseStats.fallbacks.toMse).to.equal(1)
-      expect(downloader.mseStats.connected).to.deep.equal({ rc4: 1, 'plaintext-after-mse': 0, plaintext: 0 })
+      expect(downloader.mseStats.connected).to.deep.equal({ rc4: 1, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
     })
   })
 })

@@ -23,9 +23,13 @@ export class Fixtures {
   readonly warnings: string[] = []
   private readonly closers: Array<() => unknown> = []
 
-  /** webtorrent-node's client (MSE patch) with the given policy. */
+  /**
+   * webtorrent-node's client (MSE patch) with the given policy. AES is off unless `extra` turns it on:
+   * these tests assert exact methods, and between two of our clients ~6% of connections run RC4 even with
+   * AES on (a drawn pad too short for the extension); aes.test.ts covers AES between clients.
+   */
   async ours (encryption: EncryptionPolicy, extra: Record<string, unknown> = {}): Promise<WebTorrent> {
-    const client = new WebTorrent({ ...QUIET, encryption, ...extra })
+    const client = new WebTorrent({ ...QUIET, encryption, mseAes: false, ...extra })
     this.clients.push(client)
     await listening(client)
     return client

@@ -95,7 +95,7 @@ describe('against a plaintext-only peer', function () {
         expect(stats.attempts.mse).to.be.at.least(1)
         expect(stats.fallbacks).to.deep.equal({ toPlaintext: 0, toMse: 0 })
         expect(stats.errors['peer-closed']).to.be.at.least(1)
-        expect(stats.connected).to.deep.equal({ rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 })
+        expect(stats.connected).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
         await until(() => relay.connections.every(c => c.closed), 2000, 'the relayed connections to close')
       })
     })

@@ -101,7 +101,7 @@ describe('policy matrix: two webtorrent-node clients on loopback', function () {
           const s = seeder.mseStats
           const d = downloader.mseStats
           expect(s.errors[expected.seederError as keyof typeof s.errors], 'seeder error').to.be.at.least(1)
-          expect(s.connected).to.deep.equal({ rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 })
+          expect(s.connected).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
           if (expected.downloaderError) expect(d.errors[expected.downloaderError as keyof typeof d.errors], 'downloader error').to.be.at.least(1)
           expect(d.attempts[expected.downloaderAttempt]).to.be.at.least(1)
           // Neither policy allows the other mode: no retry, and not one attempt in the other mode.

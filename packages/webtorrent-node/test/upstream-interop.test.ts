@@ -89,7 +89,7 @@ describe('interop with upstream webtorrent 3', function () {
           expect(wiresOf(torrent)).to.have.length(0)
           expect(stats().errors[outcome.refused]).to.be.at.least(1)
           expect(stats().attempts.plaintext).to.equal(0)
-          expect(stats().connected).to.deep.equal({ rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 })
+          expect(stats().connected).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
           return
         }
         await done(torrent)
@@ -134,7 +134,7 @@ describe('interop with upstream webtorrent 3', function () {
           expect(await completesWithin(torrent, REFUSAL_BOUND_MS)).to.equal(false)
           expect(wiresOf(seeding)).to.have.length(0)
           expect(stats().errors[outcome.refused]).to.be.at.least(1)
-          expect(stats().connected).to.deep.equal({ rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 })
+          expect(stats().connected).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
           return
         }
         await done(torrent)

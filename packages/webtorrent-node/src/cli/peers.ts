@@ -25,6 +25,8 @@ export interface WireReport {
 export interface PeerCounts {
   total: number
   rc4: number
+  /** AES-128-CTR: peers of this project (their PadC/PadD extension). */
+  aes: number
   /** plaintext and plaintext-after-mse. */
   plaintext: number
   fellBack: number
@@ -33,11 +35,12 @@ export interface PeerCounts {
 }
 
 export function countWires (wires: Iterable<any>): PeerCounts {
-  const counts: PeerCounts = { total: 0, rc4: 0, plaintext: 0, fellBack: 0, other: 0 }
+  const counts: PeerCounts = { total: 0, rc4: 0, aes: 0, plaintext: 0, fellBack: 0, other: 0 }
   for (const wire of wires) {
     counts.total++
     const info: PeerConnectionInfo | undefined = wire?.mse
     if (info?.method === 'rc4') counts.rc4++
+    else if (info?.method === 'aes-128-ctr') counts.aes++
     else if (info?.method === 'plaintext' || info?.method === 'plaintext-after-mse') counts.plaintext++
     else counts.other++
     if (info?.fallback === true) counts.fellBack++
@@ -48,6 +51,7 @@ export function countWires (wires: Iterable<any>): PeerCounts {
 /** "2: rc4 1 · plaintext 1 · fell back 1" */
 export function formatCounts (counts: PeerCounts): string {
   const parts = [`rc4 ${counts.rc4}`, `plaintext ${counts.plaintext}`, `fell back ${counts.fellBack}`]
+  if (counts.aes > 0) parts.splice(1, 0, `aes ${counts.aes}`)
   if (counts.other > 0) parts.push(`other ${counts.other}`)
   return `${counts.total}: ${parts.join(' · ')}`
 }
@@ -82,6 +86,10 @@ export function describeMethod (report: WireReport): string {
   switch (report.method) {
     case 'rc4':
       text = 'rc4 (MSE)'
+      if (report.initialPayload !== undefined && report.initialPayload > 0) text += ', IA carried the BitTorrent handshake'
+      break
+    case 'aes-128-ctr':
+      text = 'aes-128-ctr (MSE, negotiated with a webtorrent-mse peer)'
       if (report.initialPayload !== undefined && report.initialPayload > 0) text += ', IA carried the BitTorrent handshake'
       break
     case 'plaintext-after-mse':
@@ -128,7 +136,7 @@ export function methodTotals (reports: WireReport[]): Record<string, number> {
 export function mseStatsRows (stats: MseStats): Array<[string, string]> {
   const errors = Object.entries(stats.errors).filter(([, n]) => (n ?? 0) > 0)
   return [
-    ['MSE connected', `rc4 ${stats.connected.rc4}, plaintext after MSE ${stats.connected['plaintext-after-mse']}, plaintext ${stats.connected.plaintext}`],
+    ['MSE connected', `rc4 ${stats.connected.rc4}, ${stats.connected['aes-128-ctr'] > 0 ? `aes-128-ctr ${stats.connected['aes-128-ctr']}, ` : ''}plaintext after MSE ${stats.connected['plaintext-after-mse']}, plaintext ${stats.connected.plaintext}`],
     ['MSE dialled', `MSE ${stats.attempts.mse}, plaintext ${stats.attempts.plaintext}; fallbacks: to plaintext ${stats.fallbacks.toPlaintext}, to MSE ${stats.fallbacks.toMse}`],
     ['MSE errors', errors.length === 0 ? 'none' : errors.map(([code, n]) => `${code} ×${n}`).join(', ')]
   ]
@@ -138,6 +146,7 @@ export function mseStatsRows (stats: MseStats): Array<[string, string]> {
 export function formatSessionPeers (reports: WireReport[]): string {
   const totals = methodTotals(reports)
   const parts = [`rc4 ${totals.rc4}`, `plaintext after MSE ${totals['plaintext-after-mse']}`, `plaintext ${totals.plaintext}`]
+  if (totals['aes-128-ctr']) parts.splice(1, 0, `aes-128-ctr ${totals['aes-128-ctr']}`)
   if (totals.other) parts.push(`other ${totals.other}`)
   parts.push(`fell back ${reports.filter(r => r.fallback).length}`)
   return `${reports.length} connection${reports.length === 1 ? '' : 's'} (${parts.join(', ')})`

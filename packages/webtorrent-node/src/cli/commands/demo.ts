@@ -69,7 +69,7 @@ function errorCount (stats: MseStats): number {
 }
 
 function methodWord (method: WireReport['method']): string {
-  return method === 'rc4' ? 'rc4 (MSE)' : method === 'plaintext-after-mse' ? 'plaintext after MSE' : method ?? 'an unknown method'
+  return method === 'rc4' ? 'rc4 (MSE)' : method === 'aes-128-ctr' ? 'aes-128-ctr (MSE)' : method === 'plaintext-after-mse' ? 'plaintext after MSE' : method ?? 'an unknown method'
 }
 
 export async function demo (options: DemoOptions, out: Output): Promise<number> {
