@@ -9,7 +9,7 @@
  * Its `results` keys are merged into the top level of bench-results.json (plain objects under the same key
  * are merged, so several sections may contribute to `detail`), its ratios into `ratios`, its targets into
  * `targets`. The planned `wire` section (256 MiB through loopback TCP between processes) would return
- * `results: { wire_mb_s: { plaintext, ours_rc4, upstream_rc4 } }` and its ratios/targets the same way.
+ * `results: { wire_mb_s: { plaintext, ours_rc4, ours_aes, upstream_rc4 } }` and its ratios/targets the same way.
  *
  * The file holds the sections of this run only (with `meta.sections` saying which): figures from different
  * runs are never mixed. A missed target is printed as MISS; the exit code stays 0 (a benchmark reports).

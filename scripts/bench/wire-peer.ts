@@ -8,7 +8,8 @@
  *
  * Modes, each a bittorrent-protocol 5 Wire on a net.Socket over loopback TCP:
  * - plaintext:    new Wire(type, 0), socket <-> Wire (streamx pipeline), no MSE.
- * - ours_rc4:     mse-wire's createEncryptedWire(socket, { policy: 'required' }): socket <-> MseStream <-> Wire(PE 0).
+ * - ours_rc4:     mse-wire's createEncryptedWire(socket, { policy: 'required', aes: false }): socket <-> MseStream <-> Wire(PE 0).
+ * - ours_aes:     the same with AES-128-CTR on (the default between two peers of this project).
  * - upstream_rc4: new Wire(type, 2) (PE with RC4 only), driven as webtorrent 3.0.21 drives it: the outgoing
  *                 wire calls startEncryption(infoHash) and sends its handshake on 'crypto-handshake'; the
  *                 incoming wire looks the torrent up on 'crypto-infohash' and calls setInfoHash(infoHash).
@@ -25,7 +26,7 @@ import { pipeline } from 'streamx'
 import { SkeyRegistry } from 'mse-core'
 import { createEncryptedWire } from 'mse-wire'
 
-export type WireBenchMode = 'plaintext' | 'ours_rc4' | 'upstream_rc4'
+export type WireBenchMode = 'plaintext' | 'ours_rc4' | 'ours_aes' | 'upstream_rc4'
 
 export interface LeechReport {
   mode: WireBenchMode
@@ -77,12 +78,13 @@ function attach (socket: net.Socket, mode: WireBenchMode, role: 'seed' | 'leech'
   const outgoing = role === 'leech'
   const type = outgoing ? 'tcpOutgoing' : 'tcpIncoming'
   socket.setNoDelay(false)
-  if (mode === 'ours_rc4') {
+  if (mode === 'ours_rc4' || mode === 'ours_aes') {
     const skeys = new SkeyRegistry()
     skeys.add(infoHash)
+    const aes = mode === 'ours_aes'
     const { wire, stream } = createEncryptedWire(socket, outgoing
-      ? { role: 'initiator', policy: 'required', infoHash }
-      : { role: 'responder', policy: 'required', skeys })
+      ? { role: 'initiator', policy: 'required', infoHash, aes }
+      : { role: 'responder', policy: 'required', skeys, aes })
     return { wire, method: () => stream.outcome?.method ?? 'pending' }
   }
   const wire = new (Wire as any)(type, mode === 'upstream_rc4' ? 2 : 0)
