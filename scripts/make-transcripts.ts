@@ -1,8 +1,10 @@
 /**
- * Generates test-fixtures/mse-core/transcripts.json: known-answer MSE handshake transcripts.
+ * Generates test-fixtures/mse-core/transcripts.json: known-answer MSE handshake transcripts of the plain
+ * spec, and test-fixtures/mse-core/extension-vectors.json: the same handshakes with this project's PadC/PadD
+ * extension and AES-128-CTR (docs/mse-extension.md).
  *
- *   node --import tsx --conditions=source scripts/make-transcripts.ts          (write the fixture)
- *   node --import tsx --conditions=source scripts/make-transcripts.ts --check  (compare with the file)
+ *   node --import tsx --conditions=source scripts/make-transcripts.ts          (write the fixtures)
+ *   node --import tsx --conditions=source scripts/make-transcripts.ts --check  (compare with the files)
  *
  * Each transcript runs mse-core's InitiatorHandshake and ResponderHandshake with injected, seeded
  * randomness (the `random` option) and records every flight. The same transcript is then recomputed by an
@@ -14,7 +16,7 @@
  * if all zero); a pad length is 16 bits from random(2), rejection-sampled to be uniform in 0..512; PadA
  * and PadB bytes come from random(length) right after; PadC and PadD are zero bytes of a drawn length.
  */
-import { createHash } from 'node:crypto'
+import { createCipheriv, createHash, createHmac } from 'node:crypto'
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,6 +27,7 @@ import {
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const OUTPUT = join(ROOT, 'test-fixtures', 'mse-core', 'transcripts.json')
+const EXTENSION_OUTPUT = join(ROOT, 'test-fixtures', 'mse-core', 'extension-vectors.json')
 
 // ---- the deterministic random source ---------------------------------------------------------------
 
@@ -162,13 +165,48 @@ interface Transcript extends Spec {
   S: string
   cryptoProvide: number
   cryptoSelect: number
-  method: 'rc4' | 'plaintext-after-mse'
+  method: 'rc4' | 'aes-128-ctr' | 'plaintext-after-mse'
   flights: { '1': string, '2': string, '3': string, '4': string }
   wire: { aToB: string, bToA: string }
 }
 
+// ---- the extension, straight from docs/mse-extension.md ------------------------------------------------
+
+const hmac = (key: Uint8Array, ...parts: (string | Uint8Array)[]): Uint8Array => {
+  const h = createHmac('sha256', key)
+  for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'latin1') : p)
+  return new Uint8Array(h.digest())
+}
+
+/** AES-128-CTR from AES-128-ECB over counter blocks: nonce (4) | 12 zero bytes, +1 per block as a 128-bit number. */
+function aesCtr (keyHash: Uint8Array): (data: Uint8Array) => Uint8Array {
+  const ecb = createCipheriv('aes-128-ecb', keyHash.subarray(0, 16), null).setAutoPadding(false)
+  let counter = big(cat(keyHash.subarray(16, 20), new Uint8Array(12)))
+  let keystream = new Uint8Array(0)
+  let used = 0
+  return data => {
+    const out = new Uint8Array(data.length)
+    for (let k = 0; k < data.length; k++) {
+      if (used === keystream.length) {
+        keystream = new Uint8Array(ecb.update(unhex(counter.toString(16).padStart(32, '0'))))
+        counter = (counter + 1n) % (1n << 128n)
+        used = 0
+      }
+      out[k] = data[k]! ^ keystream[used++]!
+    }
+    return out
+  }
+}
+
+interface ExtensionDetail {
+  K: string
+  offer: string | null
+  confirmation: string | null
+  aes: { aToB: { key: string, counterBlock: string, keystream64: string }, bToA: { key: string, counterBlock: string, keystream64: string } }
+}
+
 /** The whole transcript, straight from the specification. */
-function reference (spec: Spec): Transcript {
+function reference (spec: Spec, extension = false): Transcript & { extension?: ExtensionDetail } {
   padLengthRedraws = 0
   const randomA = drbg(spec.seeds.initiator)
   const randomB = drbg(spec.seeds.responder)
@@ -195,26 +233,46 @@ function reference (spec: Spec): Transcript {
   const encryptA = rc4(sha1('keyA', s, skey))
   const encryptB = rc4(sha1('keyB', s, skey))
 
-  // Flight 3.
+  // Flight 3 (with the extension: the offer at the start of PadC when it fits in 13 bytes).
   const provide = refProvide(spec.initiatorPolicy)
   const padCLength = refPadLength(randomA)
+  const K = hmac(s, 'webtorrent-mse extension 1', skey)
+  const padC = new Uint8Array(padCLength)
+  const offerFlags = provide & 0x02 ? 0x01 : 0x00
+  const offerTag = hmac(K, 'offer', Uint8Array.of(offerFlags), be32(provide), be16(padCLength), be16(ia.length)).subarray(0, 8)
+  const offer = extension && padCLength >= 13 ? cat(Uint8Array.of(offerFlags), be32(provide), offerTag) : undefined
+  if (offer) padC.set(offer)
   const flight3 = cat(
     sha1('req1', s),
     sha1('req2', skey).map((b, k) => b ^ sha1('req3', s)[k]!),
-    encryptA(cat(new Uint8Array(8), be32(provide), be16(padCLength), new Uint8Array(padCLength), be16(ia.length))),
+    encryptA(cat(new Uint8Array(8), be32(provide), be16(padCLength), padC, be16(ia.length))),
     encryptA(ia)
   )
 
-  // Flight 4.
+  // Flight 4 (with the extension: the confirmation at the start of PadD when it fits in 17 bytes).
   const select = refSelect(spec.responderPolicy, provide)
   if (select === 0) throw new Error(`${spec.name}: no common method`)
   const padDLength = refPadLength(randomB)
-  const flight4 = encryptB(cat(new Uint8Array(8), be32(select), be16(padDLength), new Uint8Array(padDLength)))
+  const padD = new Uint8Array(padDLength)
+  const confirmFits = extension && padDLength >= 17
+  const useAes = confirmFits && offer !== undefined && (offerFlags & 0x01) !== 0 && select === 0x02
+  const confirmFlags = (useAes ? 0x01 : 0) | (offer ? 0x02 : 0)
+  const confirmTag = hmac(K, 'confirm', Uint8Array.of(confirmFlags), be32(provide), be32(select), be16(padDLength), offer ? offerTag : new Uint8Array(8)).subarray(0, 8)
+  const confirmation = confirmFits ? cat(Uint8Array.of(confirmFlags), be32(provide), be32(select), confirmTag) : undefined
+  if (confirmation) padD.set(confirmation)
+  const flight4 = encryptB(cat(new Uint8Array(8), be32(select), be16(padDLength), padD))
 
-  // Payload after the handshake: RC4 streams continue; plaintext-after-mse sends it as is.
+  // Payload after the handshake: RC4 streams continue, or AES-128-CTR from counter 0; plaintext-after-mse as is.
   const aToB = unhex(spec.payload.aToB)
   const bToA = unhex(spec.payload.bToA)
-  const useRc4 = select === 0x02
+  const useRc4 = select === 0x02 && !useAes
+  const keyHashA = sha1('keyA', s, skey)
+  const keyHashB = sha1('keyB', s, skey)
+  const payloadA = useAes ? aesCtr(keyHashA) : useRc4 ? encryptA : (x: Uint8Array) => x
+  const payloadB = useAes ? aesCtr(keyHashB) : useRc4 ? encryptB : (x: Uint8Array) => x
+  const aesDetail = (h: Uint8Array): ExtensionDetail['aes']['aToB'] => ({
+    key: hex(h.subarray(0, 16)), counterBlock: hex(cat(h.subarray(16, 20), new Uint8Array(12))), keystream64: hex(aesCtr(h)(new Uint8Array(64)))
+  })
 
   return {
     ...spec,
@@ -227,9 +285,19 @@ function reference (spec: Spec): Transcript {
     S: hex(s),
     cryptoProvide: provide,
     cryptoSelect: select,
-    method: useRc4 ? 'rc4' : 'plaintext-after-mse',
+    method: useAes ? 'aes-128-ctr' : useRc4 ? 'rc4' : 'plaintext-after-mse',
     flights: { 1: hex(flight1), 2: hex(flight2), 3: hex(flight3), 4: hex(flight4) },
-    wire: { aToB: hex(useRc4 ? encryptA(aToB) : aToB), bToA: hex(useRc4 ? encryptB(bToA) : bToA) }
+    wire: { aToB: hex(payloadA(aToB)), bToA: hex(payloadB(bToA)) },
+    ...(extension
+      ? {
+          extension: {
+            K: hex(K),
+            offer: offer ? hex(offer) : null,
+            confirmation: confirmation ? hex(confirmation) : null,
+            aes: { aToB: aesDetail(keyHashA), bToA: aesDetail(keyHashB) }
+          }
+        }
+      : {})
   }
 }
 
@@ -243,15 +311,15 @@ function expectStatus (step: HandshakeStep, status: HandshakeStep['status'], wha
 }
 
 /** The flights and outcome as mse-core produces them, in the shape of a transcript's recorded fields. */
-function system (spec: Spec): Pick<Transcript, 'flights' | 'method' | 'cryptoProvide' | 'cryptoSelect' | 'wire'> {
+function system (spec: Spec, extension = false): Pick<Transcript, 'flights' | 'cryptoProvide' | 'cryptoSelect' | 'wire'> & { method: string } {
   const skeys = new SkeyRegistry(nodeCryptoProvider)
   skeys.add(spec.infoHash)
   const a = new InitiatorHandshake({
-    policy: spec.initiatorPolicy, random: drbg(spec.seeds.initiator), infoHash: spec.infoHash, initialPayload: unhex(spec.ia), extension: false
+    policy: spec.initiatorPolicy, random: drbg(spec.seeds.initiator), infoHash: spec.infoHash, initialPayload: unhex(spec.ia), extension
   })
   // extension: false: these transcripts are the plain spec (zeroed PadC/PadD), as every other client
   // sends it; this project's PadC/PadD extension has its own vectors (scripts/make-extension-vectors.ts).
-  const b = new ResponderHandshake({ policy: spec.responderPolicy, random: drbg(spec.seeds.responder), skeys, extension: false })
+  const b = new ResponderHandshake({ policy: spec.responderPolicy, random: drbg(spec.seeds.responder), skeys, extension })
   const s1 = a.start(0)
   expectStatus(b.start(0), 'pending', 'B start')
   const s2 = b.receive(s1.send, 1)
@@ -267,7 +335,7 @@ function system (spec: Spec): Pick<Transcript, 'flights' | 'method' | 'cryptoPro
   const rb = s4.result
   if (ra.method !== rb.method) throw new Error(`methods differ: ${ra.method} / ${rb.method}`)
   if (hex(rb.payload) !== spec.ia) throw new Error('B did not receive IA')
-  if (ra.method === 'plaintext' || ra.method === 'aes-128-ctr') throw new Error(`unexpected ${ra.method}`)
+  if (ra.method === 'plaintext' || (ra.method === 'aes-128-ctr' && !extension)) throw new Error(`unexpected ${ra.method}`)
 
   const aToB = unhex(spec.payload.aToB)
   const bToA = unhex(spec.payload.bToA)
@@ -353,11 +421,34 @@ const SPECS: Spec[] = [
     t => t.padLengthRedraws > 0)
 ]
 
-function main (): void {
-  const transcripts: Transcript[] = []
-  for (const s of SPECS) {
-    const ref = reference(s)
-    const sys = system(s)
+/** With the extension: both blocks fit (AES wherever RC4 runs), and each block left out by a short pad. */
+function extensionSearch (base: Spec, accept: (t: ReturnType<typeof reference>) => boolean): Spec {
+  for (let n = 0; n < 100_000; n++) {
+    const candidate = { ...base, seeds: { initiator: `${base.name}/initiator/${n}`, responder: `${base.name}/responder/${n}` } }
+    if (accept(reference(candidate, true))) return candidate
+  }
+  throw new Error(`${base.name}: search failed`)
+}
+
+const EXTENSION_SPECS: Spec[] = [
+  extensionSearch(spec('ext-aes-ia68', 'preferred/preferred, offer and confirmation fit: AES-128-CTR, IA = the BitTorrent handshake (RC4)', {}),
+    t => t.method === 'aes-128-ctr'),
+  extensionSearch(spec('ext-aes-required', 'required/required, no IA: AES-128-CTR', { initiatorPolicy: 'required', responderPolicy: 'required', ia: false }),
+    t => t.method === 'aes-128-ctr'),
+  extensionSearch(spec('ext-plaintext-after-mse', 'preferred/tolerated: both blocks, plaintext selected, no AES', { responderPolicy: 'tolerated' }),
+    t => t.extension?.offer !== null && t.extension?.confirmation !== null),
+  extensionSearch(spec('ext-no-offer', 'PadC shorter than the offer (13): no offer, the confirmation only, RC4', {}),
+    t => t.extension?.offer === null && t.extension?.confirmation !== null),
+  extensionSearch(spec('ext-no-confirmation', 'PadD shorter than the confirmation (17): the offer only, RC4', {}),
+    t => t.extension?.offer !== null && t.extension?.confirmation === null)
+]
+
+/** Runs every spec through mse-core and the reference; exits without writing on any difference. */
+function build (specs: Spec[], extension: boolean): Array<ReturnType<typeof reference>> {
+  const transcripts: Array<ReturnType<typeof reference>> = []
+  for (const s of specs) {
+    const ref = reference(s, extension)
+    const sys = system(s, extension)
     const mismatches: string[] = []
     for (const k of ['1', '2', '3', '4'] as const) {
       if (ref.flights[k] !== sys.flights[k]) mismatches.push(`flight ${k}`)
@@ -373,29 +464,46 @@ function main (): void {
     transcripts.push(ref)
     console.log(`${s.name}: ${ref.method}, flights ${[1, 2, 3, 4].map(k => ref.flights[String(k) as '1'].length / 2).join('/')} bytes, seeds ${s.seeds.initiator} | ${s.seeds.responder}`)
   }
-  const fixture = {
+  return transcripts
+}
+
+function writeOrCheck (output: string, fixture: unknown): void {
+  const text = JSON.stringify(fixture, null, 2) + '\n'
+  if (process.argv.includes('--check')) {
+    const current = readFileSync(output, 'utf8')
+    if (current !== text) {
+      console.error(`${output} differs from what the generator produces`)
+      process.exit(1)
+    }
+    console.log(`${output} is up to date`)
+    return
+  }
+  mkdirSync(dirname(output), { recursive: true })
+  writeFileSync(output, text)
+  console.log(`wrote ${output}`)
+}
+
+const RANDOM_USE = 'private key = random(20) (redrawn if all zero); pad length = uint16be(random(2)) rejection-sampled below ' +
+  'floor(65536/513)*513, modulo 513; PadA/PadB bytes = random(length) right after; PadC/PadD are zero bytes. ' +
+  'Order: A draws key, len(PadA), PadA at flight 1 and len(PadC) at flight 3; B draws key, len(PadB), PadB at flight 2 and len(PadD) at flight 4.'
+
+function main (): void {
+  writeOrCheck(OUTPUT, {
     description: 'Known-answer MSE handshake transcripts, generated by scripts/make-transcripts.ts; every flight was ' +
       'produced by mse-core and recomputed by an independent reference (BigInt modPow, SHA-1, byte-at-a-time RC4).',
     drbg: DRBG_DEFINITION,
-    randomUse: 'private key = random(20) (redrawn if all zero); pad length = uint16be(random(2)) rejection-sampled below ' +
-      'floor(65536/513)*513, modulo 513; PadA/PadB bytes = random(length) right after; PadC/PadD are zero bytes. ' +
-      'Order: A draws key, len(PadA), PadA at flight 1 and len(PadC) at flight 3; B draws key, len(PadB), PadB at flight 2 and len(PadD) at flight 4.',
+    randomUse: RANDOM_USE,
     prime: P.toString(16),
-    transcripts
-  }
-  const text = JSON.stringify(fixture, null, 2) + '\n'
-  if (process.argv.includes('--check')) {
-    const current = readFileSync(OUTPUT, 'utf8')
-    if (current !== text) {
-      console.error(`${OUTPUT} differs from what the generator produces`)
-      process.exit(1)
-    }
-    console.log(`${OUTPUT} is up to date`)
-    return
-  }
-  mkdirSync(dirname(OUTPUT), { recursive: true })
-  writeFileSync(OUTPUT, text)
-  console.log(`wrote ${transcripts.length} transcripts to ${OUTPUT}`)
+    transcripts: build(SPECS, false)
+  })
+  writeOrCheck(EXTENSION_OUTPUT, {
+    description: 'Known-answer vectors of the webtorrent-mse PadC/PadD extension and AES-128-CTR (docs/mse-extension.md), ' +
+      'generated by scripts/make-transcripts.ts; every flight was produced by mse-core and recomputed by an independent ' +
+      'reference (BigInt modPow, SHA-1, HMAC-SHA-256, byte-at-a-time RC4, AES-128-CTR built on AES-128-ECB).',
+    drbg: DRBG_DEFINITION,
+    randomUse: RANDOM_USE + ' With the extension, the offer / confirmation overwrite the start of PadC / PadD when they fit; no extra draws.',
+    transcripts: build(EXTENSION_SPECS, true)
+  })
 }
 
 main()
