@@ -258,7 +258,7 @@ function check(obs: Observation, e: Expectation): void {
     // while the handshake runs: the capture below is what tells whether anything left.)
     if (spec.role === 'downloads') expect(obs.ourDownloaded, `downloaded bytes${why}`).to.equal(0)
     expect(obs.wires, `a wire was established${why}`).to.have.length(0)
-    expect(obs.stats.connected, why).to.deep.equal({ rc4: 0, 'plaintext-after-mse': 0, plaintext: 0 })
+    expect(obs.stats.connected, why).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
     expect(obs.stats.attempts.plaintext, `plaintext dials${why}`).to.equal(0)
     expect(obs.stats.fallbacks, why).to.deep.equal({ toPlaintext: 0, toMse: 0 })
     if (spec.dial === 'we dial') {
