@@ -9,7 +9,9 @@
  * - the patched releases do none of that;
  * - the series' own new tape test files pass, run as upstream runs them;
  * - the patched releases interoperate with Debian's libtorrent (RC4 both ways; plaintext fallback against
- *   pe_disabled) and with this project's client, downloads checked by SHA-256, through scripts/interop/.
+ *   pe_disabled) and with this project's client, downloads checked by SHA-256, through scripts/interop/;
+ * - webtorrent-node's own tests pass over the patched releases, except its canaries of the fixed upstream
+ *   defects, which must now fail (the upstream-facing files by default, all with UPSTREAM_CHECK_SUITE=full).
  */
 import net from 'node:net'
 import { spawn } from 'node:child_process'
@@ -417,4 +419,71 @@ describe('patched webtorrent with this project\'s client (webtorrent-node), SHA-
     expect(await sha256File(join(dir, 'wt', t.name))).to.equal(t.sha256)
     expect(torrent._plaintextPeers.has(`127.0.0.1:${port}`), 'address remembered as plaintext').to.equal(true)
   })
+})
+
+// ---------------------------------------------------------------------------------------------------------
+// Forward compatibility: webtorrent-node's own tests over the patched releases
+
+/**
+ * webtorrent-node tests that pin a defect of the published releases (they assert the defect, so that a
+ * release that fixes it is noticed). Over the patched releases each must fail, and nothing else may.
+ */
+const CANARIES = [
+  'upstream with secure 1: 96 zero bytes to its listening port kill the process',
+  'upstream with secure 2: 96 zero bytes to its listening port kill the process',
+  'upstream secure 2, we tolerated: plaintext - upstream secure 2 still accepts a plaintext handshake',
+  'we disabled, upstream secure 1: refused (encryption-refused) - upstream never retries in plaintext: no connection, ever',
+  'upstream secure 2 accepts a plaintext select it never offered: the payload travels in clear'
+]
+
+/** The upstream-facing files by default; UPSTREAM_CHECK_SUITE=full runs all of webtorrent-node's tests. */
+const FORWARD_FILES = process.env.UPSTREAM_CHECK_SUITE === 'full'
+  ? ['cli', 'connection-lifecycle', 'dial-plan', 'hostile-input', 'peer-memory', 'plaintext-peer', 'policy-matrix', 'register', 'seams', 'skey', 'tracker-hints', 'upstream-interop', 'webrtc-polyfill']
+  : ['seams', 'register', 'upstream-interop', 'hostile-input', 'plaintext-peer']
+
+interface MochaJsonTest { title: string, fullTitle: string, file: string, err: { message?: string } }
+
+describe('webtorrent-node\'s own tests over the patched releases (forward compatibility)', function () {
+  const results = new Map<string, { passed: string[], failed: MochaJsonTest[] }>()
+  const cwd = join(here, '..', '..', 'packages', 'webtorrent-node')
+
+  before(async function () {
+    this.timeout(1_800_000)
+    const out = join(tempDir(), 'results.json')
+    const mocha = join(nodeModules, 'mocha', 'bin', 'mocha.js')
+    const args = [mocha, '--no-config', '--node-option', 'import=tsx', '--node-option', 'conditions=source', '--timeout', '20000',
+      '--exit', '--reporter', 'json', '--reporter-option', `output=${out}`, ...FORWARD_FILES.map(f => `test/${f}.test.ts`)]
+    const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', chunk => { stderr += String(chunk) })
+    await withTimeout(new Promise(resolve => child.once('exit', resolve)), 1_790_000, 'webtorrent-node\'s tests')
+    const { readFile } = await import('node:fs/promises')
+    const report = JSON.parse(await readFile(out, 'utf8').catch(() => { throw new Error(`no mocha report: ${stderr.slice(-2000)}`) }))
+    for (const f of FORWARD_FILES) results.set(f, { passed: [], failed: [] })
+    const fileOf = (t: MochaJsonTest): string => t.file.split('/').pop()!.replace('.test.ts', '')
+    for (const t of report.passes as MochaJsonTest[]) results.get(fileOf(t))?.passed.push(t.fullTitle)
+    for (const t of report.failures as MochaJsonTest[]) results.get(fileOf(t))?.failed.push(t)
+  })
+
+  for (const file of FORWARD_FILES) {
+    it(`test/${file}.test.ts: every test passes except the canaries of fixed upstream defects`, function () {
+      const r = results.get(file)!
+      const unexpected = r.failed.filter(t => !CANARIES.some(c => t.fullTitle.includes(c)))
+      const lines = unexpected.map(t => `${t.fullTitle}: ${String(t.err.message).split('\n')[0]}`)
+      expect(lines.length, `unexpected failures:\n${lines.join('\n')}`).to.equal(0)
+      expect(r.passed.length + r.failed.length, 'tests run').to.be.greaterThan(0)
+      this.test!.title += ` (${r.passed.length} passed${r.failed.length ? `, ${r.failed.length} canaries` : ''})`
+    })
+  }
+
+  for (const canary of CANARIES) {
+    it(`canary fails, its defect is fixed: "${canary}"`, function () {
+      const all = [...results.values()]
+      const failed = all.flatMap(r => r.failed).find(t => t.fullTitle.includes(canary))
+      const passed = all.flatMap(r => r.passed).find(title => title.includes(canary))
+      expect(passed, 'the canary still passes: the defect is still there').to.equal(undefined)
+      expect(failed, 'the canary did not run').to.not.equal(undefined)
+      this.test!.title += ` (${String(failed!.err.message).split('\n')[0].slice(0, 100)})`
+    })
+  }
 })
