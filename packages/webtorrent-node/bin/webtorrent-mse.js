@@ -4,7 +4,7 @@
 // WEBTORRENT_MSE_FROM_SOURCE=1 to run the source even when a build exists.
 import { spawn } from 'node:child_process'
 import { createCipheriv } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { register as registerHooks } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
@@ -23,12 +23,33 @@ function hasOpensslRc4 () {
   }
 }
 
+/**
+ * True when this process is in its terminal's foreground process group (Linux: /proc/self/stat fields
+ * pgrp and tpgid), where the terminal delivers Ctrl-C to every member. False when unknown.
+ */
+function inForegroundProcessGroup () {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const pgrp = Number(fields[2])
+    const tpgid = Number(fields[5])
+    return tpgid > 0 && pgrp === tpgid
+  } catch {
+    return false
+  }
+}
+
 async function runWithLegacyProvider () {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, WEBTORRENT_MSE_JS_RC4: '1', WEBTORRENT_MSE_REEXEC: '1' }
   })
-  const forward = signal => () => { child.kill(signal) }
+  // Ctrl-C in a terminal sends SIGINT to the whole foreground process group, the child included: passing
+  // it on as well would make the child see two. So pass on SIGINT only when it cannot have come that way.
+  const forward = signal => () => {
+    if (signal === 'SIGINT' && inForegroundProcessGroup()) return
+    child.kill(signal)
+  }
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, forward(signal))
   const [code, signal] = await new Promise(resolve => {
     child.once('error', () => resolve([null, null]))

@@ -4,5 +4,6 @@ export { assertCompatibleWebTorrent, IncompatibleWebTorrentError } from './patch
 export { PeerMemory, type PeerKnowledge } from './pool/peer-memory.js'
 export { firstConnectMode, fallbackMode, type ConnectMode } from './pool/dial-plan.js'
 export type { MseStats, PeerConnectionInfo } from './stats.js'
+export { CONNECTION_FAILURE_EVENT, type ConnectionFailure } from './connection-failure.js'
 export type { EncryptionPolicy } from 'mse-core'
 export type { Torrent, TorrentFile, TorrentId, WebTorrentClass, WebTorrentClient, Wire } from './webtorrent-api.js'

@@ -8,14 +8,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { main } from '../src/cli/main.js'
 import { CliProcess, PACKAGE_DIR, killAllChildren, runCli } from './cli-helpers.js'
 
 /** The payload ciphers between two webtorrent-mse processes (AES-128-CTR unless a drawn pad was too short). */
 const ENCRYPTED = ['aes-128-ctr', 'rc4']
 
-const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat']
+const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '-p', '0']
 const VERSION: string = JSON.parse(await readFile(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version
 
 function sink (): Writable & { text: string } {
@@ -62,7 +61,7 @@ describe('webtorrent-mse CLI', function () {
       }
       const download = await runCli(['download', '--help'], 20_000)
       expect(download.exit.code).to.equal(0)
-      for (const flag of ['--out', '--port', '--keep-seeding', '--quiet', '--json', '--peer', '--encryption', '--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '--announce']) {
+      for (const flag of ['--out', '--port', '--torrent-port', '--keep-seeding', '--quiet', '--json', '--peer', '--encryption', '--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '--announce']) {
         expect(download.stdout).to.include(flag)
       }
     })
@@ -77,7 +76,7 @@ describe('webtorrent-mse CLI', function () {
     })
 
     const cases: Array<{ args: string[], message: RegExp }> = [
-      { args: ['bogus'], message: /unknown command 'bogus'/ },
+      { args: ['bogus'], message: /invalid torrent id "bogus"/ },
       { args: ['download', '0123456789abcdef0123456789abcdef01234567', '--encryption', 'bogus'], message: /--encryption.*'bogus' is invalid.*required, preferred, tolerated, disabled/ },
       { args: ['download', '0123456789abcdef0123456789abcdef01234567', '--peer', 'notaport'], message: /--peer.*'notaport' is invalid.*ip:port/ },
       { args: ['download', '0123456789abcdef0123456789abcdef01234567', '--peer', '127.0.0.1:70000'], message: /out of range/ },
@@ -87,9 +86,16 @@ describe('webtorrent-mse CLI', function () {
       { args: ['seed', 'no/such/file.bin'], message: /no such file or directory: no\/such\/file\.bin/ },
       { args: ['create', 'no/such/file.bin'], message: /no such file or directory/ },
       { args: ['info', 'package.json'], message: /not a valid \.torrent file: package\.json/ },
-      { args: ['download'], message: /missing required argument 'torrent-id'/ },
+      { args: ['download'], message: /missing torrent id/ },
+      { args: ['download', 'magnet:?xt=urn:btih:zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'], message: /^webtorrent-mse: invalid magnet URI: the info hash "z{40}" \(40 characters\) must be 40 hex characters or 32 base32 characters\n$/ },
+      { args: ['download', 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef0123456'], message: /^webtorrent-mse: invalid magnet URI: the info hash "0123456789abcdef0123456789abcdef0123456" \(39 characters\)/ },
+      { args: ['downloadmeta', 'magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef0123456'], message: /invalid magnet URI/ },
+      { args: ['download', '0123456789abcdef0123456789abcdef01234567', '--vlc', '--mpv'], message: /choose one player, not --mpv and --vlc/ },
+      { args: ['download', '0123456789abcdef0123456789abcdef01234567', '0123456789abcdef0123456789abcdef01234568', '--select', '1'], message: /--select cannot be used with several torrents/ },
       { args: ['demo', '--size', '0'], message: /--size.*'0' is invalid/ },
-      { args: ['seed', 'package.json', '--port', 'x'], message: /--port.*'x' is invalid/ }
+      { args: ['seed', 'package.json', '--torrent-port', 'x'], message: /--torrent-port.*'x' is invalid/ },
+      { args: ['download', '0123456789abcdef0123456789abcdef01234567', '-p', 'x'], message: /--port.*'x' is invalid/ },
+      { args: ['download', '0123456789abcdef0123456789abcdef01234567', '-d', '0'], message: /--download-limit.*'0' is invalid/ }
     ]
     for (const { args, message } of cases) {
       it(`exits non-zero with a clear message: ${args.join(' ')}`, async function () {
@@ -119,7 +125,7 @@ describe('webtorrent-mse CLI', function () {
   })
 
   describe('create and info', function () {
-    this.timeout(30_000)
+    this.timeout(90_000)
 
     it('create writes a .torrent that info describes', async function () {
       const file = path.join(tmp, 'create-me.bin')
@@ -218,25 +224,46 @@ describe('webtorrent-mse CLI', function () {
       expect(stopped!.uploaded).to.be.at.least(2 * data.length)
     })
 
-    it('a plaintext-only downloader cannot fetch from a seeder that requires encryption', async function () {
-      const source = path.join(tmp, 'refused.bin')
-      await writeFile(source, randomBytes(100_000))
-      const seeder = new CliProcess(['seed', source, '--json', '--encryption', 'required', ...LOOPBACK])
-      const seeding = await seeder.waitForEvent('seeding', 30_000)
-      const downloader = new CliProcess(['download', seeding.magnet, '--peer', `127.0.0.1:${seeding.port}`, ...LOOPBACK, '--encryption', 'disabled', '--json', '-o', path.join(tmp, 'refused')])
-      await downloader.waitForEvent('infoHash', 20_000)
-      // Give it time to dial (and be refused) at least once.
-      await sleep(3000)
-      expect(downloader.events().some(e => e.event === 'wire')).to.equal(false)
-      expect(downloader.events().some(e => e.event === 'done')).to.equal(false)
-      downloader.kill('SIGINT')
-      expect((await downloader.waitForExit(15_000)).code, downloader.describe()).to.equal(130)
-      expect(downloader.events().at(-1)).to.include({ event: 'interrupted', signal: 'SIGINT' })
-      seeder.kill('SIGTERM')
-      expect((await seeder.waitForExit(15_000)).code).to.equal(0)
-      const stopped = seeder.events().find(e => e.event === 'stopped')
-      expect(stopped!.mseStats.errors['plaintext-refused']).to.be.at.least(1)
-    })
+    // A policy mismatch repeats on every redial: it is explained on the first refusal (bounded here by
+    // 10 s), and with no other peer source `download` ends with exit 1 and the flag that would help.
+    const mismatches = [
+      { seeder: 'required', downloader: 'disabled', what: /closed the connection on our plaintext handshake without answering: it seems to require encryption/, hint: '--encryption preferred (or tolerated) would retry it with MSE', attempt: 'plaintext', code: 'no-answer' },
+      { seeder: 'disabled', downloader: 'required', what: /closed the connection on our encrypted handshake: it seems to accept only plaintext/, hint: '--encryption preferred would retry it in plaintext', attempt: 'mse', code: 'peer-closed' }
+    ]
+    for (const m of mismatches) {
+      it(`a ${m.downloader} downloader and a ${m.seeder} seeder: explained within 10 s, then exit 1`, async function () {
+        const source = path.join(tmp, `refused-${m.seeder}.bin`)
+        await writeFile(source, randomBytes(100_000))
+        const seeder = new CliProcess(['seed', source, '--json', '--encryption', m.seeder, ...LOOPBACK])
+        const seeding = await seeder.waitForEvent('seeding', 30_000)
+        const address = `127.0.0.1:${seeding.port}`
+        const args = ['download', seeding.magnet, '--peer', address, ...LOOPBACK, '--encryption', m.downloader, '-o', path.join(tmp, `refused-${m.downloader}`)]
+        const json = new CliProcess([...args, '--json'])
+        await json.waitForEvent('infoHash', 20_000)
+        const failed = await json.waitForEvent('connection-failed', 10_000)
+        expect(failed).to.include({ address, role: 'initiator', attempt: m.attempt, code: m.code, policyMismatch: true, hint: m.hint })
+        expect(failed.message).to.match(m.what).and.include(`peer ${address}`)
+        expect((await json.waitForExit(40_000)).code, json.describe()).to.equal(1)
+        const error = json.events().at(-1)
+        expect(error).to.include({ event: 'error', code: 'no-usable-peer' })
+        expect(error!.message).to.include(`no usable peer under --encryption ${m.downloader}: peer ${address}`).and.include(m.hint)
+        // No payload moved, so no counter shows our handshake bytes as uploaded data.
+        expect(json.events().filter(e => e.event === 'progress' && e.uploaded !== 0)).to.deep.equal([])
+
+        const human = await runCli(args, 40_000)
+        expect(human.exit.code, human.describe()).to.equal(1)
+        expect(human.stderr).to.match(new RegExp(`^webtorrent-mse: warning: peer ${address.replace(/\./g, '\\.')} `, 'm'))
+        expect(human.stderr.trim().split('\n').at(-1)).to.match(/^webtorrent-mse: no usable peer under --encryption/)
+        expect(human.stderr).to.not.match(/\n\s+at /)
+
+        seeder.kill('SIGTERM')
+        expect((await seeder.waitForExit(15_000)).code).to.equal(0)
+        // The seeder explains the other side too (incoming connections it refused).
+        const seen = seeder.events().filter(e => e.event === 'connection-failed')
+        expect(seen.length, seeder.describe()).to.be.at.least(1)
+        expect(seen[0]).to.include({ role: 'responder', policyMismatch: true })
+      })
+    }
   })
 
   describe('demo', function () {

@@ -2,7 +2,6 @@ import { clientOptions, type NetworkOptions } from './options.js'
 import type { Output } from './output.js'
 import { ProgressDisplay, type ProgressKind, type ProgressSample } from './progress.js'
 import { clientError, createClient, deferred, destroyClient, onTerminationSignal, whenListening, type Deferred } from './runtime.js'
-import type { WireWatch } from './session.js'
 
 /**
  * One client for the lifetime of a `download` or `seed` command: started from the command's options,
@@ -20,7 +19,7 @@ export class ClientSession {
       out.event('listening', { port, encryption: options.encryption })
       return port
     })
-    client.on('error', (error: unknown) => this.fail(clientError(error, options.port)))
+    client.on('error', (error: unknown) => this.fail(clientError(error, options.torrentPort)))
   }
 
   static async start (options: NetworkOptions, out: Output): Promise<ClientSession> {
@@ -44,8 +43,12 @@ export class ClientSession {
     this.display?.stop()
   }
 
-  /** Waits for the command to finish (or a termination signal, handed to `onSignal`), then cleans up. */
-  async run (watch: WireWatch, onSignal: (signal: NodeJS.Signals) => void): Promise<number> {
+  /**
+   * Waits for the command to finish (or a termination signal, handed to `onSignal`), then cleans up:
+   * `cleanup` (the command's own), the client destroyed (bounded), and only then the signal handlers
+   * removed, so that a repeated Ctrl-C while stopping cannot kill the process before its summary.
+   */
+  async run (cleanup: () => void | Promise<void>, onSignal: (signal: NodeJS.Signals) => void): Promise<number> {
     const removeSignalHandlers = onTerminationSignal(signal => {
       this.stopProgress()
       onSignal(signal)
@@ -53,10 +56,10 @@ export class ClientSession {
     try {
       return await this.finished.promise
     } finally {
-      removeSignalHandlers()
       this.stopProgress()
-      watch.stop()
+      await cleanup()
       await destroyClient(this.client)
+      removeSignalHandlers()
     }
   }
 }

@@ -4,20 +4,29 @@ import { Command, CommanderError } from 'commander'
 import { defineCreate } from './commands/create.js'
 import { defineDemo } from './commands/demo.js'
 import { defineDownload } from './commands/download.js'
+import { defineDownloadMeta } from './commands/downloadmeta.js'
 import { defineInfo } from './commands/info.js'
 import { defineSeed } from './commands/seed.js'
 import type { CliContext } from './context.js'
 import { debug, type CliIo } from './output.js'
+import { ignoreTerminationSignals } from './runtime.js'
 import { packageVersion, webtorrentVersion } from './version.js'
 
-/** Exit codes: 0 success, 1 failure, 2 bad usage (bad flag, unknown command, missing file, invalid torrent id), 130 interrupted. */
+/**
+ * Exit codes: 0 success (and a seed or --keep-seeding stopped by Ctrl-C), 1 failure (including a download
+ * that no reachable peer can serve under the encryption policy), 2 bad usage (bad flag, missing file,
+ * invalid torrent id), 130 a download interrupted (Ctrl-C, SIGTERM, SIGHUP) before it was done.
+ */
 export const EXIT_USAGE = 2
 
 const EXAMPLES = `
 Examples:
-  webtorrent-mse download "magnet:?xt=urn:btih:..." -o ~/Downloads
+  webtorrent-mse "magnet:?xt=urn:btih:..."                  download (the default command) to the current directory
+  webtorrent-mse download "magnet:..." --vlc                stream to VLC through the HTTP server
+  webtorrent-mse download file.torrent --select 0 -o ~/Downloads
   webtorrent-mse download file.torrent --encryption required --peer 192.0.2.7:51413
-  webtorrent-mse seed ./folder --port 51413 --encryption required
+  webtorrent-mse seed ./folder --torrent-port 51413 --encryption required
+  webtorrent-mse seed folder.torrent -o ./data               seed the data of an existing torrent
   webtorrent-mse create ./folder -o folder.torrent --announce udp://tracker.example:6969/announce
   webtorrent-mse info folder.torrent
   webtorrent-mse demo --encryption tolerated --seeder-encryption required
@@ -28,13 +37,19 @@ Encryption (--encryption; MSE, BitTorrent Message Stream Encryption, on TCP and 
   tolerated  dial plaintext, select plaintext after MSE; retry MSE if a peer hangs up
   disabled   plaintext only; MSE handshakes are refused
 
-Exit codes: 0 success, 1 failure, 2 bad usage, 130 interrupted.`
+Exit codes: 0 success, 1 failure (also: no --peer usable under the encryption policy), 2 bad usage,
+130 download interrupted (Ctrl-C) before it was done.`
 
-function buildProgram (ctx: CliContext): Command {
+function versionLine (ctx: CliContext): string {
+  return `${ctx.version} (webtorrent ${webtorrentVersion() ?? '?'})`
+}
+
+/** The commander program (exported for the parity test, which compares it with webtorrent-cli's). */
+export function buildProgram (ctx: CliContext): Command {
   const program = new Command('webtorrent-mse')
   program
     .description('webtorrent with BitTorrent Message Stream Encryption (MSE): download, seed, create, inspect')
-    .version(`${ctx.version} (webtorrent ${webtorrentVersion() ?? '?'})`, '-v, --version', 'print the version')
+    .version(versionLine(ctx), '-v, --version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .exitOverride()
     .configureOutput({
@@ -44,11 +59,17 @@ function buildProgram (ctx: CliContext): Command {
     })
     .showHelpAfterError('(run webtorrent-mse --help for usage)')
     .addHelpText('after', EXAMPLES)
+    .helpCommand('help [command]', 'show help')
   defineDownload(program, ctx)
+  defineDownloadMeta(program, ctx)
   defineSeed(program, ctx)
   defineCreate(program, ctx)
   defineInfo(program, ctx)
   defineDemo(program, ctx)
+  program
+    .command('version')
+    .description('print the version')
+    .action(() => { ctx.io.stdout.write(`${versionLine(ctx)}\n`) })
   return program
 }
 
@@ -85,6 +106,7 @@ export async function runCli (argv: string[] = process.argv.slice(2)): Promise<n
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
   const code = await main(argv)
+  ignoreTerminationSignals()
   await Promise.all([process.stdout, process.stderr].map(stream => new Promise<void>(resolve => {
     if (!stream.writableNeedDrain) resolve()
     else stream.once('drain', () => resolve())

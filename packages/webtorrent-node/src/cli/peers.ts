@@ -75,9 +75,23 @@ export async function describeWire (_torrent: unknown, wire: any, address: strin
   }
 }
 
-/** `::ffff:127.0.0.1:5000` (an IPv4 peer on a dual-stack socket) -> `127.0.0.1:5000`. */
+/**
+ * A peer address as people write it: `::ffff:127.0.0.1:5000` (an IPv4 peer on a dual-stack socket) ->
+ * `127.0.0.1:5000`; an IPv6 address in brackets, `[2001:db8::1]:5000`, however webtorrent spelled it.
+ */
 export function displayAddress (address: string): string {
-  return address.replace(/^(\[)?::ffff:(\d+\.\d+\.\d+\.\d+)(\])?:/i, '$2:')
+  const bracketed = /^\[([^\]]+)\]:(\d+)$/.exec(address)
+  const bare = bracketed ? undefined : /^(.*:.*):(\d+)$/.exec(address)
+  const host = bracketed?.[1] ?? bare?.[1]
+  const port = bracketed?.[2] ?? bare?.[2]
+  if (host === undefined || port === undefined) return address
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host)
+  return v4 ? `${v4[1]}:${port}` : `[${host.toLowerCase()}]:${port}`
+}
+
+/** One key per peer, whatever the spelling (for matching --peer addresses to connection reports). */
+export function peerKey (address: string): string {
+  return displayAddress(address.trim())
 }
 
 /** "rc4 (MSE), IA carried the BitTorrent handshake", "plaintext (no MSE)", ... */

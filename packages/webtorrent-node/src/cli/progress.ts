@@ -2,6 +2,7 @@ import cliProgress from 'cli-progress'
 import type { Output } from './output.js'
 import { formatBytes, formatDuration, formatPercent, formatSpeed } from './format.js'
 import { formatCounts, type PeerCounts } from './peers.js'
+import type { WireWatch } from './session.js'
 
 export interface ProgressSample {
   length: number
@@ -13,16 +14,17 @@ export interface ProgressSample {
   peers: PeerCounts
 }
 
-/** A sample of a webtorrent torrent, with peer counts from the CLI's wire watch. */
-export function sampleTorrent (torrent: any, peers: PeerCounts): ProgressSample {
+/** A sample of a webtorrent torrent: verified bytes from the torrent, payload traffic from the wire watch. */
+export function sampleTorrent (torrent: any, watch: WireWatch): ProgressSample {
+  const speeds = watch.payloadSpeeds()
   return {
     length: Number(torrent.length) || 0,
     downloaded: Number(torrent.downloaded) || 0,
-    uploaded: Number(torrent.uploaded) || 0,
+    uploaded: watch.payloadSent,
     progress: Number(torrent.progress) || 0,
-    downloadSpeed: Number(torrent.downloadSpeed) || 0,
-    uploadSpeed: Number(torrent.uploadSpeed) || 0,
-    peers
+    downloadSpeed: speeds.down,
+    uploadSpeed: speeds.up,
+    peers: watch.current()
   }
 }
 
@@ -112,6 +114,9 @@ export class ProgressDisplay {
       clearOnComplete: false,
       linewrap: false,
       fps: 5,
+      // Redraw unchanged lines too: the terminal echoes ^C over the live lines, and only a full redraw of
+      // the final frame (in stop) wipes it.
+      forceRedraw: true,
       gracefulExit: false
     })
     const payload = this.payload(this.sample())

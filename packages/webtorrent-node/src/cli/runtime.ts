@@ -11,8 +11,8 @@ export async function createClient (options: WebTorrentOptions): Promise<any> {
 /** A clearer message for the client errors users can act on (the port is taken, or not allowed). */
 export function clientError (error: unknown, port: number | undefined): unknown {
   const code = (error as { code?: unknown } | null)?.code
-  if (code === 'EADDRINUSE') return new CliError(`port ${port ?? '?'} is already in use: choose another with -p/--port (or 0 for any free port)`, 'port-in-use')
-  if (code === 'EACCES') return new CliError(`not allowed to listen on port ${port ?? '?'}: choose another with -p/--port`, 'port-not-allowed')
+  if (code === 'EADDRINUSE') return new CliError(`torrent port ${port ?? '?'} is already in use: choose another with --torrent-port (or 0 for any free port)`, 'port-in-use')
+  if (code === 'EACCES') return new CliError(`not allowed to listen on torrent port ${port ?? '?'}: choose another with --torrent-port`, 'port-not-allowed')
   return error
 }
 
@@ -71,12 +71,27 @@ const TERMINATION_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 /**
  * Calls `handler` on the first SIGINT, SIGTERM or SIGHUP (a closed terminal), so the command can clean up
- * and exit itself; the returned function removes the handlers.
+ * and exit itself; the returned function removes the handlers. Later signals are ignored while the
+ * command stops (its shutdown is bounded by destroyClient's timeout): without a listener, a second Ctrl-C
+ * would kill the process before it prints its summary.
  */
 export function onTerminationSignal (handler: (signal: NodeJS.Signals) => void): () => void {
-  const listener = (signal: NodeJS.Signals): void => handler(signal)
-  for (const signal of TERMINATION_SIGNALS) process.once(signal, listener)
+  let fired = false
+  const listener = (signal: NodeJS.Signals): void => {
+    if (fired) {
+      debug('%s ignored: already stopping', signal)
+      return
+    }
+    fired = true
+    handler(signal)
+  }
+  for (const signal of TERMINATION_SIGNALS) process.on(signal, listener)
   return () => {
     for (const signal of TERMINATION_SIGNALS) process.removeListener(signal, listener)
   }
+}
+
+/** Once the command is over: a signal during the final flush must not turn a finished run into a kill. */
+export function ignoreTerminationSignals (): void {
+  for (const signal of TERMINATION_SIGNALS) process.on(signal, () => debug('%s ignored: exiting', signal))
 }

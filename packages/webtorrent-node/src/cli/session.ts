@@ -16,11 +16,20 @@ export interface WireWatchOptions {
  */
 export class WireWatch {
   readonly reports: WireReport[] = []
+  /**
+   * Piece data only, from bittorrent-protocol's per-wire `download`/`upload` events: webtorrent's own
+   * torrent counters also count protocol messages and our BitTorrent handshake (68 bytes a dial), which
+   * under `required` looked like plaintext leaving.
+   */
+  payloadReceived = 0
+  payloadSent = 0
   private readonly pending = new Set<Promise<void>>()
   private readonly onWire: (wire: any, address?: string) => void
 
   constructor (readonly torrent: any, readonly out: Output, readonly options: WireWatchOptions = {}) {
     this.onWire = (wire, address) => {
+      wire.on('download', (bytes: number) => { this.payloadReceived += bytes })
+      wire.on('upload', (bytes: number) => { this.payloadSent += bytes })
       const task = describeWire(torrent, wire, address).then(report => {
         this.reports.push(report)
         this.out.event('wire', { side: this.options.side, ...wireFields(report) })
@@ -33,6 +42,17 @@ export class WireWatch {
       void task.finally(() => this.pending.delete(task))
     }
     torrent.on('wire', this.onWire)
+  }
+
+  /** Piece data per second over the wires connected right now (bittorrent-protocol's own meters). */
+  payloadSpeeds (): { down: number, up: number } {
+    let down = 0
+    let up = 0
+    for (const wire of this.torrent.wires ?? []) {
+      down += typeof wire.downloadSpeed === 'function' ? Number(wire.downloadSpeed()) || 0 : 0
+      up += typeof wire.uploadSpeed === 'function' ? Number(wire.uploadSpeed()) || 0 : 0
+    }
+    return { down, up }
   }
 
   /** Counts over the wires connected right now. */

@@ -47,3 +47,8 @@ declare module 'create-torrent' {
     cb: (error: Error | null, torrent: Uint8Array) => void
   ): void
 }
+
+declare module 'memory-chunk-store' {
+  const MemoryChunkStore: new (chunkLength: number, opts?: Record<string, unknown>) => unknown
+  export default MemoryChunkStore
+}

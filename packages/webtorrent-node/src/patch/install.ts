@@ -1,5 +1,6 @@
 import { MseStream, type MseOutcome } from 'mse-wire'
 import { debug, mseStateOf, trackTorrent, type MseClientState } from '../client-state.js'
+import { reportConnectionFailure } from '../connection-failure.js'
 import { fallbackMode, firstConnectMode, type ConnectMode } from '../pool/dial-plan.js'
 import { admitIncoming, releaseIncoming } from '../pool/incoming-budget.js'
 import { retryUnpaddedSecret } from '../pool/unpadded-secret-retry.js'
@@ -54,7 +55,7 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
     const client = outgoing ? this.swarm?.client : clientOfIncoming.get(this.conn)
     const state = mseStateOf(client)
     if (!state) return originalOnConnect.call(this)
-    const afterWire = wrapConnection(this, state, outgoing)
+    const afterWire = wrapConnection(this, state, outgoing, client)
     originalOnConnect.call(this)
     if (this.wire) {
       afterWire()
@@ -81,7 +82,7 @@ function announceEncryption (torrent: any, state: MseClientState): void {
  * Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. Returns
  * what to do once that Wire exists.
  */
-function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): () => void {
+function wrapConnection (peer: any, state: MseClientState, outgoing: boolean, client: any): () => void {
   const raw = peer.conn
   const address: string = peer.addr ?? `${raw.remoteAddress}:${raw.remotePort}`
   const fallback = peer.__mseFallback === true
@@ -113,17 +114,29 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean): (
   })
   peer.conn = stream
   if (attempt) state.stats.attempts[attempt] += 1
-  if (!outgoing) return () => {}
-  const dial: Dial = { peer, swarm: peer.swarm, address, source: peer.source, retries: peer.retries, state, fallback }
+  const dial: Dial = { peer, swarm: peer.swarm, address, source: peer.source, retries: peer.retries, state, fallback, client }
   const knownBefore = state.memory.get(address)
 
-  // A failed MSE dial: the one retry in plaintext, once the stream has reported (a microtask later).
+  // A failed handshake is reported; a failed MSE dial gets the one retry in plaintext, once the stream
+  // has reported (a microtask later).
   void stream.handshake.then(outcome => {
-    if (outcome.ok || attempt !== 'mse') return
-    if (retryUnpaddedSecret(dial, outcome)) return
-    const next = fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback)
+    if (outcome.ok || !outcome.error) return
+    if (attempt === 'mse' && retryUnpaddedSecret(dial, outcome)) return
+    const next = attempt === 'mse' ? fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback) : undefined
+    reportConnectionFailure(client, {
+      address,
+      role: info.role,
+      attempt,
+      code: outcome.error.code,
+      closedBeforePeerByte: outcome.closedBeforePeerKey,
+      fallback,
+      retry: next,
+      policy: state.policy,
+      infoHash: outgoing ? peer.swarm?.infoHash : outcome.infoHash
+    })
     if (next) retryInOtherMode(dial, next, outcome)
   })
+  if (!outgoing) return () => {}
   return () => {
     if (attempt === 'plaintext') watchPlaintextAttempt(dial, raw, stream)
   }
@@ -139,6 +152,7 @@ interface Dial {
   state: MseClientState
   /** This dial is itself the retry. */
   fallback: boolean
+  client: any
 }
 
 function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
@@ -179,6 +193,17 @@ function watchPlaintextAttempt (dial: Dial, raw: any, stream: MseStream): void {
     const known = state.memory.get(address)
     state.memory.recordPlaintext(address, 'rejected')
     const next = fallbackMode(state.policy, 'plaintext', true, known, dial.fallback)
+    reportConnectionFailure(dial.client, {
+      address,
+      role: 'initiator',
+      attempt: 'plaintext',
+      code: 'no-answer',
+      closedBeforePeerByte: true,
+      fallback: dial.fallback,
+      retry: next,
+      policy: state.policy,
+      infoHash: dial.swarm?.infoHash
+    })
     if (next) retryInOtherMode(dial, next)
   })
 }

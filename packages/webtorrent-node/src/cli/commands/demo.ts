@@ -136,7 +136,7 @@ export async function demo (options: DemoOptions, out: Output): Promise<number> 
       out.info(`  downloader dialling 127.0.0.1:${port}`)
     })
     torrent.once('ready', () => {
-      display = new ProgressDisplay(out, 'download', () => sampleTorrent(torrent, watch.current()), { side: 'downloader', plainIntervalMs: 2000 })
+      display = new ProgressDisplay(out, 'download', () => sampleTorrent(torrent, watch), { side: 'downloader', plainIntervalMs: 2000 })
       display.start()
     })
 
@@ -210,11 +210,11 @@ export async function demo (options: DemoOptions, out: Output): Promise<number> 
   } finally {
     clearTimeout(deadline)
     if (watchdog) clearInterval(watchdog)
-    removeSignalHandlers()
     display?.stop()
     seederWatch?.stop()
     downloaderWatch?.stop()
     await Promise.all([destroyClient(downloader, 3000), destroyClient(seeder, 3000)])
+    removeSignalHandlers()
     if (tmp) await rm(tmp, { recursive: true, force: true }).catch((error: unknown) => debug('cleanup of %s failed: %o', tmp, error))
   }
 }
