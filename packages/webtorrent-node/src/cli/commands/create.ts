@@ -20,7 +20,7 @@ export interface CreateOptions extends OutputOptions {
 export function defineCreate (program: Command, ctx: CliContext): void {
   const command = program
     .command('create')
-    .argument('<path>', 'file or folder')
+    .argument('<input>', 'file or folder')
     .description('create a .torrent file')
     .option('-o, --out <file>', 'where to write the .torrent ("-" for stdout; default: <name>.torrent in the current directory)')
     .option('-a, --announce <url>', 'tracker URL to put in the torrent (repeatable; default: webtorrent\'s public trackers)', repeatable(parseTrackerUrl))

@@ -50,6 +50,8 @@ interface Job {
   /** Verified bytes already on disk when the torrent became ready. */
   alreadyOnDisk: number
   done: boolean
+  /** --select N: the one file downloaded. */
+  onlyFile?: any
 }
 
 export async function download (torrentIdArgs: string[], options: TransferOptions, out: Output): Promise<number> {
@@ -85,13 +87,13 @@ export async function download (torrentIdArgs: string[], options: TransferOption
   const single = jobs.length === 1
 
   function startJob (id: ResolvedTorrentId): Job {
+    // --select N (not streaming): nothing selected at first, then only that file once the metadata is in.
+    const onlyFile = typeof options.select === 'number' && !streaming ? options.select : undefined
     const torrent = client.add(id.id, {
       path: outDir,
       announce: options.announce.length > 0 ? options.announce : undefined,
-      // --select N: only that file (BEP 53's `so`, as webtorrent-cli sets it).
-      ...(typeof options.select === 'number' && !streaming ? { so: [options.select] } : {})
+      deselect: onlyFile !== undefined
     })
-    if (typeof options.select === 'number' && !streaming) torrent.so = [options.select]
     const watch = new WireWatch(torrent, out, { announce: options.verbose === true })
     const failures = new ConnectionFailureWatch(client, out, { infoHash: () => torrent.infoHash, verbose: options.verbose })
     const job: Job = { id, torrent, watch, failures, alreadyOnDisk: 0, done: false }
@@ -119,9 +121,23 @@ export async function download (torrentIdArgs: string[], options: TransferOption
         finished.resolve(0)
         return
       }
-      out.info(`downloading ${torrent.name} (${formatBytes(torrent.length)}, ${files.length} file${files.length === 1 ? '' : 's'}) to ${outDir}`)
+      if (onlyFile !== undefined) {
+        const file = torrent.files[onlyFile]
+        if (!file) {
+          fail(new UsageError(`there is no file with index ${onlyFile}: the torrent has ${files.length} file${files.length === 1 ? '' : 's'} (run with -s alone to list them)`, 'bad-file-index'))
+          return
+        }
+        // webtorrent's torrent `done` needs every file: the chosen file's own `done` ends this download.
+        job.onlyFile = file
+        file.select()
+        if (file.done) void Promise.resolve().then(async () => await onDone(job)).catch(fail)
+        else file.once('done', () => { onDone(job).catch(fail) })
+        out.info(`downloading ${file.path} (${formatBytes(file.length)}; file ${onlyFile} of ${torrent.name}) to ${outDir}`)
+      } else {
+        out.info(`downloading ${torrent.name} (${formatBytes(torrent.length)}, ${files.length} file${files.length === 1 ? '' : 's'}) to ${outDir}`)
+      }
       if (job.alreadyOnDisk > 0) out.info(`${formatBytes(job.alreadyOnDisk)} already on disk (verified)`)
-      if (single && !torrent.done) session.showProgress('download', () => sampleTorrent(torrent, watch))
+      if (single && !torrent.done && !job.done) session.showProgress('download', () => sampleTorrent(job.onlyFile ?? torrent, watch))
       if (streaming || options.interactiveSelect === true) void serverReady.then(() => startStreaming(job)).catch(fail)
     })
 
@@ -167,11 +183,12 @@ export async function download (torrentIdArgs: string[], options: TransferOption
 
   async function onDone (job: Job): Promise<void> {
     const { torrent, watch } = job
+    if (job.done) return
     job.done = true
     if (single) session.stopProgress()
     await watch.settle()
     const elapsedMs = Date.now() - startedAt
-    const root = path.join(torrent.path, torrent.name)
+    const root = path.join(torrent.path, job.onlyFile?.path ?? torrent.name)
     const files = torrent.files.map((file: any) => ({ path: path.join(torrent.path, file.path), length: file.length }))
     const summary = summaryOf(job, elapsedMs)
     out.event('done', { name: torrent.name, infoHash: torrent.infoHash, length: torrent.length, path: root, files, ...summaryFields(summary) })
