@@ -134,6 +134,20 @@ describe('webtorrent-mse: torrent ids, paths and what the user reads', function 
     expect(human.stdout).to.not.match(NO_STACK)
   })
 
+  it('a tracker that cannot be reached is shown as a warning (line and JSON event)', async function () {
+    // A loopback port with nothing listening: bind, note the port, close.
+    const probe = http.createServer()
+    await new Promise<void>(resolve => probe.listen(0, '127.0.0.1', resolve))
+    const port = (probe.address() as AddressInfo).port
+    await new Promise(resolve => probe.close(resolve))
+    const args = ['download', '0123456789abcdef0123456789abcdef01234567', '-a', `http://127.0.0.1:${port}/announce`, '--no-dht', '--no-lsd', '--no-nat', '-p', '0', '-o', path.join(tmp, 'tracker')]
+    const json = new CliProcess([...args, '--json'])
+    const warning = await json.waitForEvent('warning', 30_000, e => /tracker/i.test(e.message))
+    expect(warning.message).to.equal(`HTTP tracker request failed: connect ECONNREFUSED 127.0.0.1:${port}`)
+    const human = new CliProcess(args)
+    await human.waitFor('the warning line', () => human.stderr.includes(`webtorrent-mse: warning: HTTP tracker request failed: connect ECONNREFUSED 127.0.0.1:${port}\n`) ? true : undefined, 30_000)
+  })
+
   it('peer addresses: IPv6 in brackets, IPv4-mapped as IPv4', function () {
     expect(displayAddress('::1:6881')).to.equal('[::1]:6881')
     expect(displayAddress('2001:DB8::7:51413')).to.equal('[2001:db8::7]:51413')

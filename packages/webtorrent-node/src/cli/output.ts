@@ -62,7 +62,10 @@ export class Output {
       return
     }
     if (this.quiet) return
-    this.io.stderr.write(`webtorrent-mse: warning: ${text}\n`)
+    // Under the live display, through it (above the bar, on the same terminal): a direct write to
+    // stderr would be drawn over by the next frame.
+    if (this.sink) this.sink(`webtorrent-mse: warning: ${text}`)
+    else this.io.stderr.write(`webtorrent-mse: warning: ${text}\n`)
   }
 
   /** A fatal error: a clear line on stderr, and an `error` event with --json. */

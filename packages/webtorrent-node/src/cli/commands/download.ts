@@ -18,6 +18,7 @@ import { WireWatch } from '../session.js'
 import { ShellHooks } from '../shell-hooks.js'
 import { StreamServer } from '../stream-server.js'
 import { summaryFields, summaryLines, type TransferSummary } from '../summary.js'
+import { reportWarning } from '../warnings.js'
 import { hasMetadata, resolveTorrentId, type ResolvedTorrentId } from '../torrent-id.js'
 
 export function defineDownload (program: Command, ctx: CliContext): void {
@@ -78,7 +79,7 @@ export async function download (torrentIdArgs: string[], options: TransferOption
   const { client, finished, fail } = session
   const hooks = new ShellHooks(out)
   void session.listening.then(port => out.info(`listening on port ${port}, encryption ${options.encryption}`))
-  client.on('warning', (warning: unknown) => reportWarning(out, warning, options.verbose))
+  client.on('warning', (warning: unknown) => reportWarning(out, warning))
 
   const server = new StreamServer(client, out)
   const serverReady = server.listen(options.port, isNetworkPlayer(player) ? '0.0.0.0' : '127.0.0.1').catch(fail)
@@ -98,7 +99,7 @@ export async function download (torrentIdArgs: string[], options: TransferOption
     const failures = new ConnectionFailureWatch(client, out, { infoHash: () => torrent.infoHash, verbose: options.verbose })
     const job: Job = { id, torrent, watch, failures, alreadyOnDisk: 0, done: false }
     torrent.on('error', fail)
-    torrent.on('warning', (warning: unknown) => reportWarning(out, warning, options.verbose))
+    torrent.on('warning', (warning: unknown) => reportWarning(out, warning))
     failures.onMismatch(() => checkUsablePeers(job))
 
     torrent.once('infoHash', () => {
@@ -286,21 +287,4 @@ function listFiles (out: Output, torrent: any): void {
   out.result('files:')
   torrent.files.forEach((file: any, index: number) => out.result(`  ${String(index).padEnd(3)} ${file.path} (${formatBytes(file.length)})`))
   out.result('select one with --select <index>, e.g. webtorrent-mse download "magnet:..." --select 0')
-}
-
-/**
- * Tracker and DHT failures, as warnings: webtorrent reports them as `warning` events on the client and
- * the torrent. The same message is shown once; --verbose shows every other warning too.
- */
-const shownWarnings = new WeakMap<Output, Set<string>>()
-function reportWarning (out: Output, warning: unknown, verbose: boolean | undefined): void {
-  const message = warning instanceof Error ? warning.message : String(warning)
-  debug('warning: %s', message)
-  const relevant = /tracker|announce|dht|bootstrap/i.test(message)
-  if (!relevant && verbose !== true) return
-  const seen = shownWarnings.get(out) ?? new Set<string>()
-  shownWarnings.set(out, seen)
-  if (seen.has(message)) return
-  seen.add(message)
-  out.warn(message)
 }

@@ -11,6 +11,7 @@ import { debug, type Output } from '../output.js'
 import { sampleTorrent } from '../progress.js'
 import { WireWatch } from '../session.js'
 import { summaryFields, summaryLines, type TransferSummary } from '../summary.js'
+import { reportWarning } from '../warnings.js'
 import { download } from './download.js'
 
 export function defineSeed (program: Command, ctx: CliContext): void {
@@ -60,7 +61,7 @@ export async function seed (inputs: string[], options: TransferOptions, out: Out
   const seeds = sources.map(source => {
     const torrent = client.seed(source, { announceList })
     torrent.on('error', fail)
-    torrent.on('warning', (warning: unknown) => debug('torrent warning: %o', warning))
+    torrent.on('warning', (warning: unknown) => reportWarning(out, warning))
     const watch = new WireWatch(torrent, out, { announce: options.verbose === true })
     torrent.once('ready', () => {
       void listening.then(port => {
