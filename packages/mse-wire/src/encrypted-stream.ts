@@ -3,12 +3,13 @@ import { Duplex, isEnded } from 'streamx'
 
 type StreamCallback = (error: Error | null) => void
 import {
-  InitiatorHandshake, MseError, PLAINTEXT_PROTOCOL_HEADER, BITTORRENT_HANDSHAKE_LENGTH, ResponderHandshake,
-  parseEncryptionPolicy, toHex,
-  type CryptoProvider, type EncryptionPolicy, type HandshakeResult, type HandshakeStep, type StreamCipher, type Role,
-  type SessionOptions, type SkeyLookup
+  DEFAULT_STAGE_TIMEOUT_MS, InitiatorHandshake, MseError, PLAINTEXT_PROTOCOL_HEADER, BITTORRENT_HANDSHAKE_LENGTH,
+  ResponderHandshake, parseEncryptionPolicy, toHex,
+  type CryptoProvider, type EncryptionPolicy, type HandshakeResult, type HandshakeStage, type HandshakeStep,
+  type StreamCipher, type Role, type SessionOptions, type SkeyLookup
 } from 'mse-core'
 import type { MseOutcome } from './outcome.js'
+import { lingerThenClose, type LingerOptions, type LingerPlan } from './probe-linger.js'
 import type { RawSocket } from './raw-socket.js'
 
 const debug = debugFactory('mse:wire')
@@ -51,7 +52,21 @@ export interface MseStreamOptions {
    * event and the promise come a microtask later). For bookkeeping that must precede the payload.
    */
   onOutcome?: (outcome: MseOutcome) => void
+  /**
+   * Responder: after a failed handshake, keep the connection open, reading and discarding, until the
+   * failed stage would have timed out plus a random delay, so that a prober cannot tell from our close
+   * where MSE gave up (docs/probe-resistance.md). `false` closes at once. Default: on, with default bounds.
+   */
+  linger?: LingerOptions | false
 }
+
+/**
+ * No linger when the connection is already gone (or we are closing it ourselves), nor when we refuse the
+ * other mode: under `disabled` (`encryption-refused`) an MSE initiator, and under `required`
+ * (`plaintext-refused`) a plaintext one, retries in the other mode only once we hang up promptly
+ * (libtorrent, Transmission, our own `preferred` and `tolerated`), as every client that refuses a mode does.
+ */
+const NO_LINGER_CODES = new Set(['peer-closed', 'aborted', 'encryption-refused', 'plaintext-refused'])
 
 interface HeldWrite {
   data: Uint8Array
@@ -101,6 +116,13 @@ export class MseStream extends Duplex {
   private timer: ReturnType<typeof setTimeout> | undefined
   private settle!: (outcome: MseOutcome) => void
   private readonly onOutcome: ((outcome: MseOutcome) => void) | undefined
+  private readonly stageTimeoutMs: SessionOptions['stageTimeoutMs']
+  private readonly lingerOptions: LingerOptions | false
+  /** The stage whose timer is armed, and when it fires: where a failed handshake would have timed out. */
+  private armedStage: HandshakeStage | undefined
+  private armedDeadline: number | undefined
+  /** Set when a failed responder handshake hands the raw socket to the linger instead of closing it. */
+  private lingerPlan: LingerPlan | undefined
 
   constructor (raw: RawSocket, options: MseStreamOptions) {
     super({ highWaterMark: options.highWaterMark })
@@ -110,6 +132,8 @@ export class MseStream extends Duplex {
     this.decryptInPlace = options.decryptInPlace ?? true
     this.useInitialPayload = options.sendHandshakeAsInitialPayload ?? true
     this.onOutcome = options.onOutcome
+    this.stageTimeoutMs = options.stageTimeoutMs
+    this.lingerOptions = options.linger ?? {}
     this.remoteAddress = raw.remoteAddress
     this.remotePort = raw.remotePort
     this.localAddress = raw.localAddress
@@ -226,6 +250,8 @@ export class MseStream extends Duplex {
     clearTimeout(this.timer)
     const deadline = this.session?.deadline
     if (deadline === undefined) return
+    this.armedStage = this.session!.stage
+    this.armedDeadline = deadline
     this.timer = setTimeout(() => {
       if (this.state !== 'handshake' || !this.session) return
       const step = this.session.expire(Date.now())
@@ -274,8 +300,28 @@ export class MseStream extends Duplex {
     if (this.state !== 'handshake') return
     clearTimeout(this.timer)
     this.state = 'closed'
+    this.planLinger(error)
     this.report(this.failureOutcome(error))
     this.destroy(error)
+  }
+
+  /**
+   * Responder: when the failed stage would have timed out had the offending bytes never come. A stage
+   * entered by the same chunk that failed it started now; a timeout failure is at its deadline already.
+   */
+  private planLinger (error: MseError): void {
+    if (this.role !== 'responder' || this.lingerOptions === false || NO_LINGER_CODES.has(error.code)) return
+    const stage = error.stage as HandshakeStage
+    const timeout = this.stageTimeout(stage)
+    const now = Date.now()
+    const stageDeadline = stage === this.armedStage && this.armedDeadline !== undefined ? this.armedDeadline : now + timeout
+    this.lingerPlan = { stageDeadline, stageTimeoutMs: timeout, bytesRead: this.rawBytesReceived }
+  }
+
+  private stageTimeout (stage: HandshakeStage): number {
+    const option = this.stageTimeoutMs
+    if (typeof option === 'number') return option
+    return option?.[stage] ?? DEFAULT_STAGE_TIMEOUT_MS
   }
 
   private failureOutcome (error: MseError): MseOutcome {
@@ -397,7 +443,8 @@ export class MseStream extends Duplex {
     // Keep an error listener: a late socket error must not become an uncaught exception.
     this.raw.removeListener('error', this.onRawError)
     this.raw.on('error', () => {})
-    this.raw.destroy()
+    if (this.lingerPlan && this.lingerOptions !== false) lingerThenClose(this.raw, { ...this.lingerPlan, bytesRead: this.rawBytesReceived }, this.lingerOptions)
+    else this.raw.destroy()
     callback(null)
   }
 }

@@ -48,15 +48,31 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
   const fx = new Fixtures()
   afterEach(() => fx.cleanup())
 
-  it('an incoming handshake that fails is closed by us (responder side)', async () => {
-    const seeder = await fx.ours('preferred')
+  it('an incoming handshake that fails is counted at once and closed by us once its linger ends (responder side)', async () => {
+    // Probe resistance: the failed connection stays open until its stage would have timed out (plus a
+    // random delay of at most a third of it), so a short stage timeout keeps the wait small.
+    const stageTimeoutMs = 500
+    const seeder = await fx.ours('preferred', { mseStageTimeoutMs: stageTimeoutMs })
     const socket = net.connect(seeder.address().port, LOOPBACK)
     socket.on('error', () => {})
     const closed = new Promise<void>(resolve => socket.once('close', () => resolve()))
     socket.write(Buffer.alloc(96))
     socket.resume()
-    await within(3000, 'our side to close the connection', closed)
-    expect(seeder.mseStats.errors['degenerate-key']).to.equal(1)
+    await until(() => seeder.mseStats.errors['degenerate-key'] === 1, 5000, 'the failure to be counted')
+    expect(socket.destroyed, 'still open right after the failure').to.equal(false)
+    await within(5000, 'our side to close the connection', closed)
+  })
+
+  it('destroying the client closes a connection that lingers after a failed handshake', async () => {
+    const seeder = await fx.ours('preferred') // default stage timeout: the linger would last 30 s or more
+    const socket = net.connect(seeder.address().port, LOOPBACK)
+    socket.on('error', () => {})
+    const closed = new Promise<void>(resolve => socket.once('close', () => resolve()))
+    socket.write(Buffer.alloc(96))
+    socket.resume()
+    await until(() => seeder.mseStats.errors['degenerate-key'] === 1, 5000, 'the failure to be counted')
+    await new Promise<void>(resolve => seeder.destroy(() => resolve()))
+    await within(3000, 'the lingering connection to close with the client', closed)
   })
 
   it('an outgoing handshake that fails is closed by us (initiator side) [fails: held write blocks _destroy]', async () => {
