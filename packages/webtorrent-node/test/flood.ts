@@ -52,7 +52,9 @@ export async function floodConnection (options: FloodConnectionOptions): Promise
     })
     socket.on('data', chunk => {
       // Past the 628-byte window (96 + 512 + 20) whatever PadA was: the responder's sync search fails.
-      if (bytesReceived === 0) socket.write(randomBytes(628))
+      // Then hang up: the responder would linger until its stage timeout (docs/probe-resistance.md), and
+      // a flooder does not wait for that.
+      if (bytesReceived === 0) socket.end(randomBytes(628))
       bytesReceived += chunk.length
     })
     socket.on('close', () => {
