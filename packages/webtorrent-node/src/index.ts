@@ -1,7 +1,7 @@
 export { default, WebTorrent, LOOPBACK_ONLY, type WebTorrentOptions } from './client.js'
 export { installMsePatches } from './patch/install.js'
 export { assertCompatibleWebTorrent, IncompatibleWebTorrentError } from './patch/seams.js'
-export { PeerMemory, type PeerKnowledge } from './pool/peer-memory.js'
+export { PeerMemory, type PeerKnowledge, type MseEvidence } from './pool/peer-memory.js'
 export { firstConnectMode, fallbackMode, type ConnectMode } from './pool/dial-plan.js'
 export type { MseStats, PeerConnectionInfo } from './stats.js'
 export { CONNECTION_FAILURE_EVENT, type ConnectionFailure } from './connection-failure.js'

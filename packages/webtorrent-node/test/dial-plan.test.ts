@@ -6,22 +6,24 @@ import { fallbackMode, firstConnectMode, type ConnectMode, type EncryptionPolicy
 
 const POLICIES: EncryptionPolicy[] = ['required', 'preferred', 'tolerated', 'disabled']
 const RESULTS = [undefined, 'works', 'rejected'] as const
-const KNOWLEDGE: PeerKnowledge[] = RESULTS.flatMap(mse => RESULTS.map(plaintext => {
+const KNOWLEDGE: PeerKnowledge[] = RESULTS.flatMap(mse => RESULTS.flatMap(plaintext => [false, true].map(hinted => {
   const known: PeerKnowledge = {}
   if (mse) known.mse = mse
   if (plaintext) known.plaintext = plaintext
+  if (hinted) known.evidence = 'pex'
   return known
-}))
+})))
 
-const show = (known: PeerKnowledge): string => `mse ${known.mse ?? '?'} / plaintext ${known.plaintext ?? '?'}`
+const show = (known: PeerKnowledge): string => `mse ${known.mse ?? '?'} / plaintext ${known.plaintext ?? '?'}${known.evidence ? ` / announced MSE (${known.evidence})` : ''}`
 
 describe('dial plan: firstConnectMode', () => {
   // The rules, stated once: required and disabled never look at memory; preferred dials MSE unless the peer
-  // is known to hang up on MSE; tolerated dials plaintext unless the peer is known to hang up on plaintext.
+  // is known to hang up on MSE and never announced MSE; tolerated dials plaintext unless the peer is known
+  // to hang up on plaintext.
   const expected = (policy: EncryptionPolicy, known: PeerKnowledge): ConnectMode => {
     if (policy === 'required') return 'mse'
     if (policy === 'disabled') return 'plaintext'
-    if (policy === 'preferred') return known.mse === 'rejected' ? 'plaintext' : 'mse'
+    if (policy === 'preferred') return known.mse === 'rejected' && known.evidence === undefined ? 'plaintext' : 'mse'
     return known.plaintext === 'rejected' ? 'mse' : 'plaintext'
   }
 
@@ -37,6 +39,7 @@ describe('dial plan: firstConnectMode', () => {
   it('spot checks written out by hand', () => {
     expect(firstConnectMode('preferred', {})).to.equal('mse')
     expect(firstConnectMode('preferred', { mse: 'rejected' })).to.equal('plaintext')
+    expect(firstConnectMode('preferred', { mse: 'rejected', evidence: 'tracker' })).to.equal('mse')
     expect(firstConnectMode('preferred', { mse: 'works', plaintext: 'rejected' })).to.equal('mse')
     expect(firstConnectMode('tolerated', {})).to.equal('plaintext')
     expect(firstConnectMode('tolerated', { plaintext: 'rejected' })).to.equal('mse')
@@ -52,8 +55,9 @@ describe('dial plan: fallbackMode', () => {
     if (!closedBeforeFirstByte || alreadyFellBack) return undefined
     // required never sends plaintext; disabled never starts MSE.
     if (policy === 'required' || policy === 'disabled') return undefined
-    // A peer known to accept the mode we tried is not downgraded because of one reset.
-    if (attempted === 'mse') return known.mse === 'works' ? undefined : 'plaintext'
+    // A peer known to accept the mode we tried is not downgraded because of one reset; for MSE, a peer
+    // that announced MSE (ut_pex, BEP 10 e, tracker) counts as known.
+    if (attempted === 'mse') return known.mse === 'works' || known.evidence !== undefined ? undefined : 'plaintext'
     return known.plaintext === 'works' ? undefined : 'mse'
   }
 
@@ -75,8 +79,8 @@ describe('dial plan: fallbackMode', () => {
     }
   }
 
-  it(`covers all ${4 * 2 * 2 * 2 * 9} combinations`, () => {
-    expect(cases).to.equal(288)
+  it(`covers all ${4 * 2 * 2 * 2 * 18} combinations`, () => {
+    expect(cases).to.equal(576)
   })
 
   it('invariants over every combination: required never falls back to plaintext, disabled never to MSE, never twice', () => {

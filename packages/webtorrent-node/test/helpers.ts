@@ -3,6 +3,7 @@
  * in-memory seeding and downloading, bounded waits, SHA-256 checks and a byte-recording TCP relay.
  */
 import net from 'node:net'
+import http from 'node:http'
 import { createHash } from 'node:crypto'
 import MemoryChunkStore from 'memory-chunk-store'
 import UpstreamWebTorrent from 'webtorrent'
@@ -200,12 +201,25 @@ export class RecordingRelay {
   private readonly sockets = new Set<net.Socket>()
   port = 0
 
-  constructor (private readonly targetPort: number, private readonly targetHost = LOOPBACK) {}
+  /**
+   * `resetFirst`: the first N connections are reset (TCP RST) as soon as the dialler sends its first
+   * bytes, before anything reaches the target: an on-path downgrade attempt against MSE.
+   */
+  constructor (private readonly targetPort: number, private readonly targetHost = LOOPBACK, private readonly options: { resetFirst?: number } = {}) {}
 
   async start (): Promise<number> {
     this.server = net.createServer(incoming => {
       const record: RelayedConnection = { up: [], down: [], closed: false }
       this.connections.push(record)
+      if (this.connections.length <= (this.options.resetFirst ?? 0)) {
+        incoming.on('error', () => {})
+        incoming.once('data', chunk => {
+          record.up.push(Buffer.from(chunk))
+          record.closed = true
+          incoming.resetAndDestroy()
+        })
+        return
+      }
       const outgoing = net.connect(this.targetPort, this.targetHost)
       for (const socket of [incoming, outgoing]) {
         this.sockets.add(socket)
@@ -263,5 +277,24 @@ export class CrashGuard {
   uninstall (): void {
     process.removeListener('uncaughtException', this.onError)
     process.removeListener('unhandledRejection', this.onError)
+  }
+}
+
+/** An HTTP tracker on 127.0.0.1 that records each announce's query and answers with `response` (bencoded). */
+export async function fakeTracker (response: Buffer | string = 'd8:intervali1800e5:peers0:e'): Promise<{ url: string, announces: URLSearchParams[], close: () => Promise<void> }> {
+  const announces: URLSearchParams[] = []
+  const server = http.createServer((req, res) => {
+    announces.push(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams)
+    res.end(response)
+  })
+  await new Promise<void>(resolve => server.listen(0, LOOPBACK, resolve))
+  const { port } = server.address() as net.AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/announce`,
+    announces,
+    close: async () => {
+      server.closeAllConnections()
+      await new Promise<void>(resolve => server.close(() => resolve()))
+    }
   }
 }

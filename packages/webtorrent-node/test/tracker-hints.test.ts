@@ -1,20 +1,7 @@
 import { expect } from 'chai'
-import http from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import WebTorrent from '../src/index.js'
-
-/** A fake HTTP tracker on 127.0.0.1 that records each announce's query string and answers with no peers. */
-async function fakeTracker (): Promise<{ url: string, announces: URLSearchParams[], close: () => Promise<void> }> {
-  const announces: URLSearchParams[] = []
-  const server = http.createServer((req, res) => {
-    announces.push(new URL(req.url ?? '/', 'http://127.0.0.1').searchParams)
-    res.end('d8:intervali1800e5:peers0:e') // bencoded: interval 1800, compact peers ''
-  })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as AddressInfo
-  return { url: `http://127.0.0.1:${port}/announce`, announces, close: async () => await new Promise<void>(resolve => server.close(() => resolve())) }
-}
+import { fakeTracker } from './helpers.js'
 
 async function announcesFor (encryption: 'required' | 'preferred' | 'disabled', getAnnounceOpts?: () => object): Promise<URLSearchParams> {
   const tracker = await fakeTracker()

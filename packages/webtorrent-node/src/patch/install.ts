@@ -4,6 +4,7 @@ import { reportConnectionFailure } from '../connection-failure.js'
 import { fallbackMode, firstConnectMode, type ConnectMode } from '../pool/dial-plan.js'
 import { admitIncoming, releaseIncoming } from '../pool/incoming-budget.js'
 import { retryUnpaddedSecret } from '../pool/unpadded-secret-retry.js'
+import { collectEvidence } from './evidence.js'
 import type { PeerConnectionInfo } from '../stats.js'
 import { assertCompatibleWebTorrent, upstream, type UpstreamModules } from './seams.js'
 
@@ -34,6 +35,7 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
     if (state) {
       trackTorrent(this, state, torrent)
       announceEncryption(torrent, state)
+      collectEvidence(torrent, state)
     }
     return torrent
   }
@@ -122,7 +124,9 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean, cl
   void stream.handshake.then(outcome => {
     if (outcome.ok || !outcome.error) return
     if (attempt === 'mse' && retryUnpaddedSecret(dial, outcome)) return
-    const next = attempt === 'mse' ? fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, knownBefore, fallback) : undefined
+    // What this attempt taught is left out (knownBefore), but evidence that arrived meanwhile counts.
+    const known = { ...knownBefore, evidence: state.memory.get(address).evidence }
+    const next = attempt === 'mse' ? fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, known, fallback) : undefined
     reportConnectionFailure(client, {
       address,
       role: info.role,

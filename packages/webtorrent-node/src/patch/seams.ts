@@ -15,6 +15,8 @@ import type { WebTorrentClass } from '../webtorrent-api.js'
  * - `Torrent.prototype._addPeer(addr, type, source)`: how an outgoing peer is (re)queued, used for the one
  *   retry in the other mode.
  * - `WebTorrent.prototype.add`: every torrent (and `seed`, which calls it); keeps the SKEY map current.
+ * - `Torrent.prototype._startDiscovery`: creates the tracker client whose announce responses carry
+ *   `crypto_flags` (wrapped per torrent by patch/evidence.ts).
  */
 export class IncompatibleWebTorrentError extends Error {
   override readonly name = 'IncompatibleWebTorrentError'
@@ -41,6 +43,7 @@ export function assertCompatibleWebTorrent (modules: UpstreamModules = upstream)
   need(typeof modules.Peer?.createTCPOutgoingPeer === 'function', 'Peer.createTCPOutgoingPeer (lib/peer.js)')
   need(typeof modules.ConnPool?.prototype?._onConnection === 'function', 'ConnPool.prototype._onConnection (lib/conn-pool.js)')
   need(typeof modules.Torrent?.prototype?._addPeer === 'function', 'Torrent.prototype._addPeer (lib/torrent.js)')
+  need(typeof modules.Torrent?.prototype?._startDiscovery === 'function', 'Torrent.prototype._startDiscovery (lib/torrent.js)')
   // onConnect must still build its pipeline from `this.conn` and a Wire from `this.secure`.
   // Once the patch is installed the prototype holds our wrapper: check the onConnect it wrapped.
   const current = modules.Peer?.prototype?.onConnect

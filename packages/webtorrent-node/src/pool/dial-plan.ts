@@ -1,19 +1,20 @@
 import type { EncryptionPolicy } from 'mse-core'
-import type { PeerKnowledge } from './peer-memory.js'
+import { speaksMse, type PeerKnowledge } from './peer-memory.js'
 
 export type ConnectMode = 'mse' | 'plaintext'
 
 /**
  * How to dial a peer first:
  * - `required`: MSE, always. `disabled`: plaintext, always.
- * - `preferred`: MSE, unless the peer is known to hang up on MSE.
+ * - `preferred`: MSE, unless the peer is known to hang up on MSE and nothing says it speaks MSE (a reset
+ *   of a peer that announced MSE is more likely an on-path downgrade than a plaintext-only peer).
  * - `tolerated`: plaintext, unless the peer is known to hang up on plaintext.
  */
 export function firstConnectMode (policy: EncryptionPolicy, known: PeerKnowledge): ConnectMode {
   switch (policy) {
     case 'required': return 'mse'
     case 'disabled': return 'plaintext'
-    case 'preferred': return known.mse === 'rejected' ? 'plaintext' : 'mse'
+    case 'preferred': return known.mse === 'rejected' && !speaksMse(known) ? 'plaintext' : 'mse'
     case 'tolerated': return known.plaintext === 'rejected' ? 'mse' : 'plaintext'
   }
 }
@@ -21,7 +22,8 @@ export function firstConnectMode (policy: EncryptionPolicy, known: PeerKnowledge
 /**
  * Whether a failed attempt earns one retry in the other mode. Only when the peer closed or reset before
  * sending a single byte (of its key, or of its BitTorrent handshake): a failure after the peer spoke is not
- * evidence about the mode, and a peer known to accept the mode we tried is not downgraded on a reset.
+ * evidence about the mode, and a peer known to accept the mode we tried (for MSE: it completed MSE with us,
+ * or announced it in ut_pex, its extended handshake or through a tracker) is not downgraded on a reset.
  * Never under `required` (no plaintext) or `disabled` (no MSE), and never twice in a row.
  */
 export function fallbackMode (
@@ -33,6 +35,6 @@ export function fallbackMode (
 ): ConnectMode | undefined {
   if (!closedBeforeFirstByte || alreadyFellBack) return undefined
   if (policy === 'required' || policy === 'disabled') return undefined
-  if (attempted === 'mse') return known.mse === 'works' ? undefined : 'plaintext'
+  if (attempted === 'mse') return speaksMse(known) ? undefined : 'plaintext'
   return known.plaintext === 'works' ? undefined : 'mse'
 }

@@ -1,4 +1,7 @@
-/** What we learned about one peer address from earlier connections. */
+/** Where a hint that a peer speaks MSE came from (see patch/evidence.ts). */
+export type MseEvidence = 'pex' | 'extended-handshake' | 'tracker'
+
+/** What we learned about one peer address from earlier connections, and from what others said of it. */
 export interface PeerKnowledge {
   /**
    * `works`: an MSE handshake completed, or the peer proved it runs this project's extension (also when
@@ -7,6 +10,13 @@ export interface PeerKnowledge {
   mse?: 'works' | 'rejected'
   /** `works`: it answered a plaintext BitTorrent handshake. `rejected`: it hung up on it without a byte. */
   plaintext?: 'works' | 'rejected'
+  /** The first hint, from outside its handshakes, that the peer speaks MSE. Never cleared by a reset. */
+  evidence?: MseEvidence
+}
+
+/** The peer completed MSE with us, or announced that it speaks it: a reset is no reason to downgrade. */
+export function speaksMse (known: PeerKnowledge): boolean {
+  return known.mse === 'works' || known.evidence !== undefined
 }
 
 /** Bounded so that a swarm of millions of addresses cannot grow it without limit. */
@@ -44,6 +54,12 @@ export class PeerMemory {
     const known = this.get(address)
     if (result === 'rejected' && known.plaintext === 'works') return
     this.set(address, { ...known, plaintext: result })
+  }
+
+  recordEvidence (address: string, source: MseEvidence): void {
+    const known = this.get(address)
+    if (known.evidence !== undefined) return
+    this.set(address, { ...known, evidence: source })
   }
 
   private set (address: string, knowledge: PeerKnowledge): void {
