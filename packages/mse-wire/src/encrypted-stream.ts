@@ -8,6 +8,7 @@ import {
   type CryptoProvider, type EncryptionPolicy, type HandshakeResult, type HandshakeStage, type HandshakeStep,
   type StreamCipher, type Role, type SessionOptions, type SkeyLookup
 } from 'mse-core'
+import { scatterFlight } from './flight-scatter.js'
 import type { MseOutcome } from './outcome.js'
 import { lingerThenClose, type LingerOptions, type LingerPlan } from './probe-linger.js'
 import type { RawSocket } from './raw-socket.js'
@@ -153,6 +154,9 @@ export class MseStream extends Duplex {
       this.session = new ResponderHandshake({ ...common, skeys: options.skeys, maxInitialPayload: options.maxInitialPayload })
     }
 
+    // Each write of a scattered flight leaves as its own segment rather than waiting for Nagle to merge
+    // it with the next (libtorrent sets TCP_NODELAY on every peer connection too).
+    if (this.session) raw.setNoDelay?.(true)
     raw.on('data', this.onRawData)
     // Ahead of listeners already on the socket (webtorrent's own destroy the peer, and with it this
     // stream, on 'error'): a reset during the handshake must be seen here as the peer closing.
@@ -240,7 +244,8 @@ export class MseStream extends Duplex {
   // ---- handshake ------------------------------------------------------------------------------------
 
   private afterStep (step: HandshakeStep): void {
-    if (step.send.length > 0) this.writeToSocket(step.send)
+    // A flight leaves in a few writes of random sizes (flight-scatter.ts): no fixed-size first packets.
+    if (step.send.length > 0) for (const piece of scatterFlight(step.send)) this.writeToSocket(piece)
     if (step.status === 'failed') this.fail(step.error)
     else if (step.status === 'done') this.open(step.result)
     else this.armTimer()

@@ -15,6 +15,8 @@ export interface RawSocket {
   prependListener (event: 'end' | 'close', listener: () => void): unknown
   prependListener (event: 'error', listener: (error: Error) => void): unknown
   removeListener (event: string, listener: (...args: any[]) => void): unknown
+  /** TCP only (net.Socket): used when present. */
+  setNoDelay?: (noDelay?: boolean) => unknown
   remoteAddress?: string
   remotePort?: number
   localAddress?: string
