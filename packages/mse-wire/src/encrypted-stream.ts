@@ -64,10 +64,12 @@ export interface MseStreamOptions {
 /**
  * No linger when the connection is already gone (or we are closing it ourselves), nor when we refuse the
  * other mode: under `disabled` (`encryption-refused`) an MSE initiator, and under `required`
- * (`plaintext-refused`) a plaintext one, retries in the other mode only once we hang up promptly
- * (libtorrent, Transmission, our own `preferred` and `tolerated`), as every client that refuses a mode does.
+ * (`plaintext-refused`, `no-common-method`) a plaintext one, retries in the other mode only once we hang
+ * up promptly (libtorrent, Transmission, our own `preferred` and `tolerated`), as every client that refuses
+ * a mode does. Nor on `negotiation-tampered`: only an on-path attacker, who knows it is MSE already, causes
+ * it, and the peer (one of ours) must learn at once.
  */
-const NO_LINGER_CODES = new Set(['peer-closed', 'aborted', 'encryption-refused', 'plaintext-refused'])
+const NO_LINGER_CODES = new Set(['peer-closed', 'aborted', 'encryption-refused', 'plaintext-refused', 'no-common-method', 'negotiation-tampered'])
 
 interface HeldWrite {
   data: Uint8Array
