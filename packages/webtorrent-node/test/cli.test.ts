@@ -107,6 +107,14 @@ describe('webtorrent-mse CLI', function () {
       })
     }
 
+    for (const device of ['airplay', 'chromecast', 'dlna', 'xbmc']) {
+      it(`--${device}: one line saying why it is not available, exit 1`, async function () {
+        const cli = await runCli(['0123456789abcdef0123456789abcdef01234567', `--${device}`, ...LOOPBACK], 20_000)
+        expect(cli.exit.code, cli.describe()).to.equal(1)
+        expect(cli.stderr).to.match(new RegExp(`^webtorrent-mse: --${device} is not available: it needs the [a-z-]+ package, which is unmaintained and not installed with webtorrent-mse; use a local player .*\n$`))
+      })
+    }
+
     it('a bad argument with --json still reports on stderr, and an error event on stdout', async function () {
       const cli = await runCli(['download', 'not-a-torrent-id', '--json'], 20_000)
       expect(cli.exit.code).to.equal(2)
@@ -211,6 +219,13 @@ describe('webtorrent-mse CLI', function () {
       expect(quiet.lines(), quiet.describe()).to.have.length(1)
       expect(quiet.lines()[0]).to.match(new RegExp(`^done: ${path.join(quietDir, 'payload.bin').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`))
       expect((await readFile(path.join(quietDir, 'payload.bin'))).equals(data)).to.equal(true)
+
+      // A third, human with --verbose: one line per peer connection with its encryption (the default
+      // human output shows only the counts).
+      const verbose = await runCli(['download', seeding.magnet, '--peer', `127.0.0.1:${seeding.port}`, ...LOOPBACK, '--encryption', 'required', '--verbose', '-o', path.join(tmp, 'download-verbose')], 60_000)
+      expect(verbose.exit.code, verbose.describe()).to.equal(0)
+      expect(verbose.stdout, verbose.describe()).to.match(new RegExp(`^connected to 127\\.0\\.0\\.1:${seeding.port as number} over (TCP|uTP): (rc4|aes-128-ctr) \\(MSE`, 'm'))
+      expect(quiet.stdout).to.not.match(/^connected to /m)
 
       // The seeder saw encrypted incoming connections, and stops cleanly (exit 0) on SIGINT.
       await seeder.waitForEvent('wire', 10_000, e => e.role === 'responder')

@@ -105,6 +105,12 @@ export async function runCli (argv: string[] = process.argv.slice(2)): Promise<n
   }
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
+  // The reader went away (`webtorrent-mse ... | head`, a player reading --stdout quit): nothing more can be
+  // shown, so stop quietly, as a program killed by SIGPIPE would, instead of a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0)
+    crash(error)
+  })
   const code = await main(argv)
   ignoreTerminationSignals()
   await Promise.all([process.stdout, process.stderr].map(stream => new Promise<void>(resolve => {

@@ -51,11 +51,15 @@ export function playerCommand (name: LocalPlayer, urls: string[], options: Trans
   return { command: player.command, args: [...args, ...(options.playlist && PLAYLIST_PLAYERS.includes(name) ? urls : urls.slice(0, 1))] }
 }
 
+/** Network devices are not available (see NETWORK_PLAYERS): a one-line error before anything starts. */
+export function checkPlayerAvailable (name: PlayerName | undefined): void {
+  if (name === undefined || !(name in NETWORK_PLAYERS)) return
+  throw new CliError(`--${name} is not available: it needs the ${NETWORK_PLAYERS[name]} package, which is unmaintained and not installed with webtorrent-mse; use a local player (--vlc, --mpv, ...) or open the HTTP server's URL on the device`, 'player-unavailable')
+}
+
 /** Starts a local player; `onExit` runs when it exits; a player that is not installed is a one-line error. */
 export function startPlayer (name: PlayerName, urls: string[], options: TransferOptions, onExit: (code: number | null) => void, onError: (error: Error) => void): ChildProcess | undefined {
-  if (name in NETWORK_PLAYERS) {
-    throw new CliError(`--${name} is not available: it needs the ${NETWORK_PLAYERS[name]} package, which is unmaintained and not installed with webtorrent-mse; use a local player (--vlc, --mpv, ...) or open the HTTP server's URL on the device`, 'player-unavailable')
-  }
+  checkPlayerAvailable(name)
   if (name === 'stdout') return undefined
   const { command, args } = playerCommand(name as LocalPlayer, urls, options)
   const child = spawn(command, args, { stdio: 'ignore' })

@@ -11,7 +11,7 @@ import { addNetworkOptions, addOutputOptions, addTransferOptions, withListDefaul
 import { ensureOutputDirectory } from '../output-dir.js'
 import { debug, type Output } from '../output.js'
 import { peerKey } from '../peers.js'
-import { chosenPlayer, isNetworkPlayer, startPlayer } from '../players.js'
+import { checkPlayerAvailable, chosenPlayer, isNetworkPlayer, startPlayer } from '../players.js'
 import { sampleTorrent } from '../progress.js'
 import { chooseFile } from '../select-file.js'
 import { WireWatch } from '../session.js'
@@ -63,6 +63,7 @@ export async function download (torrentIdArgs: string[], options: TransferOption
     }
   }
   const player = chosenPlayer(options)
+  checkPlayerAvailable(player)
   const streaming = player !== undefined
   const ids = await Promise.all(torrentIdArgs.map(async id => await resolveTorrentId(id)))
 
