@@ -22,6 +22,7 @@ export interface CampaignStats {
   inputs: number
   wellFormed: number
   maxBuffered: number
+  maxBufferedByStage: Record<string, number>
   /** How many cases ended with each outcome (`done:rc4`, `failed:bad-vc`, ...). */
   outcomes: Record<string, number>
   crashes: Crash[]
@@ -44,7 +45,7 @@ export function runCampaign (options: CampaignOptions): CampaignStats {
   const { role, inputs, seed } = options
   const batch = options.batch ?? 10_000
   const maxCrashes = options.maxCrashes ?? 10
-  const stats: CampaignStats = { role, inputs: 0, wellFormed: 0, maxBuffered: 0, outcomes: {}, crashes: [], ms: 0 }
+  const stats: CampaignStats = { role, inputs: 0, wellFormed: 0, maxBuffered: 0, maxBufferedByStage: {}, outcomes: {}, crashes: [], ms: 0 }
   const started = Date.now()
   const property = fc.property(arbitraryFor(role), c => {
     stats.inputs++
@@ -52,6 +53,9 @@ export function runCampaign (options: CampaignOptions): CampaignStats {
     stats.outcomes[result.outcome] = (stats.outcomes[result.outcome] ?? 0) + 1
     if (result.wellFormed) stats.wellFormed++
     if (result.maxBuffered > stats.maxBuffered) stats.maxBuffered = result.maxBuffered
+    for (const [stage, n] of Object.entries(result.maxBufferedByStage)) {
+      if (n > (stats.maxBufferedByStage[stage] ?? -1)) stats.maxBufferedByStage[stage] = n
+    }
   })
   for (let k = 0; stats.inputs < inputs && stats.crashes.length < maxCrashes; k++) {
     const numRuns = Math.min(batch, inputs - stats.inputs)

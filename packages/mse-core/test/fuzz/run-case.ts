@@ -26,6 +26,8 @@ export interface CaseOutcome {
   outcome: string
   /** Largest receive buffer seen between calls. */
   maxBuffered: number
+  /** The same per stage (and per maxInitialPayload when not the default), for the report. */
+  maxBufferedByStage: Record<string, number>
   /** The case was a well-formed handshake delivered in time (and so had to succeed). */
   wellFormed: boolean
 }
@@ -41,6 +43,7 @@ class Drive {
   now = 0
   step: HandshakeStep = { status: 'pending', send: new Uint8Array(0) }
   maxBuffered = 0
+  readonly maxBufferedByStage: Record<string, number> = {}
   private readonly sent: Uint8Array[] = []
   private readonly delivered: Uint8Array[] = []
 
@@ -92,6 +95,9 @@ class Drive {
     const bound = this.session.finished ? 0 : bufferBound(this.role, this.session.stage, this.maxInitialPayload)
     check(pending.length <= bound, `${what}: ${pending.length} bytes buffered in stage ${this.session.stage}, bound ${bound}`)
     if (pending.length > this.maxBuffered) this.maxBuffered = pending.length
+    if (this.session.finished) return
+    const key = stageKey(this.session.stage, this.role, this.maxInitialPayload)
+    if (pending.length > (this.maxBufferedByStage[key] ?? -1)) this.maxBufferedByStage[key] = pending.length
   }
 
   feed (chunks: Array<{ bytes: Uint8Array, delay: number }>): void {
@@ -130,6 +136,11 @@ class Drive {
     check(this.sentBytes().length <= sendBound(this.role), `sent ${this.sentBytes().length} bytes during the handshake, bound ${sendBound(this.role)}`)
     check(this.session.finished === (this.step.status !== 'pending'), `finished is ${this.session.finished} with status ${this.step.status}`)
   }
+}
+
+/** `sync`, or `crypto-header (maxInitialPayload 65535)` when the responder's IA bound is not the default. */
+export function stageKey (stage: string, role: Role, maxInitialPayload: number): string {
+  return role === 'responder' && stage === 'crypto-header' && maxInitialPayload !== 68 ? `${stage} (maxInitialPayload ${maxInitialPayload})` : stage
 }
 
 function outcomeOf (step: HandshakeStep, session: Session): string {
@@ -179,7 +190,7 @@ function runResponder (c: ResponderCase): CaseOutcome {
   const step = drive.current()
   if (step.status === 'done') checkResponderSuccess(step.result, drive.deliveredBytes(), sent, c.policy, c.maxInitialPayload, entry)
   if (wellFormed) check(step.status === 'done', `a well-formed handshake ended ${outcomeOf(step, session)}`)
-  return { outcome: outcomeOf(step, session), maxBuffered: drive.maxBuffered, wellFormed }
+  return { outcome: outcomeOf(step, session), maxBuffered: drive.maxBuffered, maxBufferedByStage: drive.maxBufferedByStage, wellFormed }
 }
 
 function runInitiator (c: InitiatorCase): CaseOutcome {
@@ -208,7 +219,7 @@ function runInitiator (c: InitiatorCase): CaseOutcome {
   const step = drive.current()
   if (step.status === 'done') checkInitiatorSuccess(step.result, drive.deliveredBytes(), drive.sentBytes(), flight1.length, c.policy, ia, entry)
   if (wellFormed) check(step.status === 'done', `a well-formed handshake ended ${outcomeOf(step, session)}`)
-  return { outcome: outcomeOf(step, session), maxBuffered: drive.maxBuffered, wellFormed }
+  return { outcome: outcomeOf(step, session), maxBuffered: drive.maxBuffered, maxBufferedByStage: drive.maxBufferedByStage, wellFormed }
 }
 
 /** Runs a case for the role under test. Throws a Violation when the handshake breaks an invariant. */
