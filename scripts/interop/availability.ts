@@ -6,9 +6,11 @@ import { findLibtorrentPython, findLibtorrentVersion } from './peers/libtorrent.
 import { findTransmission, transmissionVersion } from './peers/transmission.js'
 import { findCtorrent } from './peers/ctorrent.js'
 import { findTcpdump, startCapture } from './capture.js'
+import { findNdpiReader, findTshark } from './dpi.js'
 import { runQuick } from './peers/common.js'
 
-export type RealPeer = 'libtorrent' | 'transmission' | 'ctorrent' | 'tcpdump'
+/** `dpi`: nDPI's ndpiReader and tshark, the two classifiers that judge every captured flow. */
+export type RealPeer = 'libtorrent' | 'transmission' | 'ctorrent' | 'tcpdump' | 'dpi'
 
 export interface Availability {
   available: boolean
@@ -81,7 +83,19 @@ async function probeInstalled(): Promise<PeerAvailability> {
       ? { available: true, detail: ct }
       : { available: false, detail: 'ctorrent not installed (package ctorrent)' },
     tcpdump,
+    dpi: dpiAvailability(),
   }
+}
+
+function dpiAvailability(): Availability {
+  const ndpi = findNdpiReader()
+  const tshark = findTshark()
+  if (!ndpi || !tshark) {
+    const missing = [ndpi ? '' : 'ndpiReader (package libndpi-bin)', tshark ? '' : 'tshark (package tshark)'].filter(Boolean)
+    return { available: false, detail: `${missing.join(' and ')} not installed` }
+  }
+  const version = (out: { stdout: string; stderr: string }): string => (out.stdout + out.stderr).split('\n').find((l) => /\d+\.\d+/.test(l))?.trim() ?? ''
+  return { available: true, detail: `${version(runQuick(ndpi, ['-h'], 30000)).replace(/^Welcome to /, '')}; ${version(runQuick(tshark, ['--version'], 30000))}` }
 }
 
 /**

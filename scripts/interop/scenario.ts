@@ -14,6 +14,7 @@ import { startTransmission, type TransmissionEncryption, type TransmissionHandle
 import { startCtorrent } from './peers/ctorrent.js'
 import { utpFlows } from './utp.js'
 import { startCapture, describeFlows, type CaptureAnalysis, type CaptureHandle, type DirectionSummary, type FlowKind, type FlowRecord } from './capture.js'
+import { dpiVerdicts, type DpiVerdict } from './dpi.js'
 import {
   makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, waitUntil, type PeerHandle,
 } from './peers/common.js'
@@ -66,7 +67,7 @@ export interface PeerStartOptions {
 export interface PeerSetting {
   /** Short name, the start of every test title of this setting: greppable ("libtorrent forced"). */
   name: string
-  kind: Exclude<RealPeer, 'tcpdump'>
+  kind: Exclude<RealPeer, 'tcpdump' | 'dpi'>
   /** The peer's own setting names, for titles and the results table. */
   detail: string
   /** Loopback address the peer listens on. */
@@ -187,6 +188,8 @@ export interface ScenarioSpec {
   boundMs: number
   /** Capture with tcpdump (false when it is unavailable). */
   capture: boolean
+  /** Classify every captured flow with nDPI and tshark (needs `capture`; scripts/interop/dpi.ts). */
+  dpi?: boolean
 }
 
 export interface Observation {
@@ -208,6 +211,8 @@ export interface Observation {
   ourUploaded: number
   peerView: PeerView[]
   analysis?: CaptureAnalysis
+  /** nDPI's and tshark's verdict on each captured flow, by `flow.index` (when `spec.dpi`). */
+  dpi?: Map<number, DpiVerdict>
   timeline: string[]
   peerLog: string
 }
@@ -318,6 +323,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     }
     const analysis = cap ? await cap.stopAndAnalyse(transport === 'utp' ? { extraFlows: utpFlows } : {}) : undefined
     if (analysis) mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
+    const dpi = analysis && spec.dpi ? await dpiVerdicts(cap!.file, analysis.flows, [peerPort, ourPort]) : undefined
+    if (dpi) mark(`DPI: ${[...dpi.values()].map((v) => `nDPI ${v.ndpi} / tshark ${v.tsharkBitTorrent ? 'BitTorrent' : 'none'}`).join(', ')}`)
 
     const obs: Observation = {
       spec,
@@ -334,6 +341,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       ourUploaded: torrent.uploaded,
       peerView: peer.view(),
       analysis,
+      dpi,
       timeline,
       peerLog: peer.handle.logTail(25),
     }
@@ -355,6 +363,8 @@ const v4 = (ip: string): string => ip.replace(/^::ffff:/, '')
 /** One flow, seen from our client: which way it went, and each direction. */
 export interface OurFlow {
   flow: FlowRecord
+  /** nDPI's and tshark's verdict, when the scenario ran them. */
+  dpi?: DpiVerdict
   weDialed: boolean
   /** The peer's endpoint of the connection (its listen port when we dialed, its source port otherwise). */
   peerEndpoint: string
@@ -382,6 +392,7 @@ export function ourFlows(obs: Observation): OurFlow[] {
     const them = weDialed ? f.responder : f.initiator
     return {
       flow: f,
+      dpi: obs.dpi?.get(f.index),
       weDialed,
       peerEndpoint: `${v4(them.ip)}:${them.port}`,
       fromUs: weDialed ? f.initiatorToResponder : f.responderToInitiator,

@@ -204,7 +204,20 @@ function viewText(view: PeerView[]): string {
   return kinds.length ? kinds.join('/') : ''
 }
 
+/** nDPI's and tshark's verdicts over the flows, e.g. "nDPI Unknown ×3, tshark none". */
+function dpiText(obs: Observation): string {
+  const flows = ourFlows(obs).filter((f) => f.dpi && f.flow.kind !== 'empty')
+  if (!obs.dpi) return ''
+  if (!flows.length) return '; DPI: no payload flows'
+  const count = (labels: string[]): string => [...new Set(labels)].map((l) => `${l}${labels.filter((x) => x === l).length > 1 ? ` ×${labels.filter((x) => x === l).length}` : ''}`).join(', ')
+  return `; nDPI ${count(flows.map((f) => f.dpi!.ndpi))}; tshark ${count(flows.map((f) => (f.dpi!.tsharkBitTorrent ? 'BitTorrent' : 'none')))}`
+}
+
 function observedText(obs: Observation): string {
+  return observedWithoutDpi(obs) + dpiText(obs)
+}
+
+function observedWithoutDpi(obs: Observation): string {
   const w = mainWire(obs)
   const s = obs.stats
   const errs = Object.entries(s.errors).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'
@@ -251,6 +264,7 @@ function check(obs: Observation, e: Expectation): void {
   if (spec.policy === 'required') {
     for (const f of flows) expect(f.fromUs.containsBtProtocol, `plaintext BitTorrent handshake sent by us under required${why}`).to.equal(false)
   }
+  checkDpi(obs, flows, why)
 
   if (e.outcome === 'refused') {
     expect(obs.completed, `completed although it must be refused${why}`).to.equal(false)
@@ -365,6 +379,35 @@ function check(obs: Observation, e: Expectation): void {
     expect(mseAttempts, `exactly one MSE attempt before the plaintext connection${why}`).to.have.length(1)
     expect(mseAttempts[0]!.fromUs.bytes, why).to.be.within(96, 96 + 512)
     expect(mseAttempts[0]!.fromUs.containsBtProtocol, why).to.equal(false)
+  }
+}
+
+/**
+ * What the classifiers see. Every TCP flow that carried payload and no plaintext BitTorrent from either side
+ * (all of them under `required`, except a plaintext-only peer's own refused opening) must be invisible
+ * to both: neither nDPI nor tshark may call it BitTorrent. Every flow that opens with the plaintext
+ * handshake must be BitTorrent for both: the check can see.
+ */
+function checkDpi(obs: Observation, flows: ReturnType<typeof ourFlows>, why: string): void {
+  if (!obs.dpi) return
+  for (const f of flows) {
+    const v = f.dpi
+    expect(v, `no DPI verdict for flow ${f.flow.index}${why}`).to.not.equal(undefined)
+    // uTP's header is in the clear under MSE, and nDPI labels uTP from it: reported, not asserted.
+    if (f.flow.transport === 'utp') continue
+    if (f.flow.kind === 'encrypted') {
+      expect(v!.ndpiBitTorrent, `nDPI labels an encrypted flow ${v!.ndpi}${why}`).to.equal(false)
+      expect(v!.tsharkBitTorrent, `tshark finds a BitTorrent handshake in an encrypted flow${why}`).to.equal(false)
+    }
+    if (f.flow.kind === 'plaintext' && f.fromUs.bytes > 0 && f.toUs.bytes > 0) {
+      expect(v!.ndpiBitTorrent, `nDPI does not see BitTorrent in a plaintext flow (${v!.ndpi})${why}`).to.equal(true)
+      expect(v!.tsharkBitTorrent, `tshark does not see BitTorrent in a plaintext flow${why}`).to.equal(true)
+    }
+  }
+  if (obs.spec.policy === 'required') {
+    for (const f of flows.filter((x) => !x.toUs.containsBtProtocol && x.flow.kind !== 'empty' && x.flow.transport !== 'utp')) {
+      expect(f.dpi!.ndpiBitTorrent || f.dpi!.tsharkBitTorrent, `a flow under required classified as BitTorrent${why}`).to.equal(false)
+    }
   }
 }
 
@@ -500,7 +543,7 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
           if (!av.transmission.available) return
           for (const t of selectedTests(this.test!.parent!.parent!)) {
             const spec = specOfTest.get(t)
-            if (spec?.setting.kind === 'transmission') void scenario({ ...spec, capture: av.tcpdump.available })
+            if (spec?.setting.kind === 'transmission') void scenario({ ...spec, capture: av.tcpdump.available, dpi: av.tcpdump.available && av.dpi.available })
           }
         })
       }
@@ -514,10 +557,11 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
             this.timeout(boundMs + (setting.kind === 'transmission' ? 150000 : 60000))
             await requirePeers(this, setting.kind)
             const capture = await optionalPeer('tcpdump')
+            const dpi = capture && await optionalPeer('dpi')
             const row: ResultRow = { setting, role, dial, policy, expectation, observed: 'error', passed: false, grep: grepFor(setting, role, dial, policy) }
             results.push(row)
             try {
-              const obs = await scenario({ setting, role, dial, policy, boundMs, capture })
+              const obs = await scenario({ setting, role, dial, policy, boundMs, capture, dpi })
               row.observed = observedText(obs)
               row.seconds = obs.totalMs / 1000
               check(obs, expectation)
@@ -527,7 +571,7 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
               throw err
             }
           })
-          specOfTest.set(test, { setting, role, dial, policy, boundMs, capture: true, expectation })
+          specOfTest.set(test, { setting, role, dial, policy, boundMs, capture: true, dpi: true, expectation })
         }
       }
     })
