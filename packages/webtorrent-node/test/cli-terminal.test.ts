@@ -78,7 +78,9 @@ describe('webtorrent-mse in a real terminal (tmux)', function () {
   async function startInPane (name: string, extra: string[], redirect = ''): Promise<{ exitFile: string }> {
     const exitFile = path.join(tmp, `${name}.exit`)
     const args = ['download', magnet, '--peer', `127.0.0.1:${port}`, ...LOOPBACK, '--encryption', 'required', '-o', path.join(tmp, name), '-d', '200', ...extra]
-    const command = `${[process.execPath, BIN, ...args].map(quote).join(' ')}${redirect}; echo $? > ${quote(exitFile)}; sleep 60`
+    // Bounded even if this test process dies before its afterEach: timeout ends the CLI after 180 s
+    // (--foreground keeps it in the terminal's process group, so Ctrl-C reaches it), the pane after 60 s more.
+    const command = `timeout --foreground 180 ${[process.execPath, BIN, ...args].map(quote).join(' ')}${redirect}; echo $? > ${quote(exitFile)}; sleep 60`
     const env = { ...process.env }
     delete env.DEBUG
     delete env.WEBTORRENT_MSE_JS_RC4
