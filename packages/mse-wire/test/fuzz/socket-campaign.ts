@@ -116,6 +116,9 @@ function finish (socket: net.Socket, ending: Ending): void {
   if (socket.destroyed) return
   if (ending === 'end') socket.end()
   else if (ending === 'destroy') socket.destroy()
+  // Node 20's resetAndDestroy() after end() (shutdown in flight) fails with EINVAL and never closes the handle:
+  // the fuzzer found it (test-fixtures/fuzz/socket/crash-0ea0..., -289e..., -83f6..., -b15c...). Destroy then.
+  else if (socket.writableEnded) socket.destroy()
   else socket.resetAndDestroy()
 }
 
