@@ -54,7 +54,8 @@ if (kind === 'core') {
     }
   })
   const crashes = stats.crashes.map(c => ({ error: c.error.split('\n')[0], file: writeSocketCrash(c) }))
-  process.stdout.write(JSON.stringify({ ...stats, crashes }) + '\n')
+  // A leaked socket (counted in stats.handles) would keep this process alive: exit once the line is out.
+  process.stdout.write(JSON.stringify({ ...stats, crashes }) + '\n', () => process.exit(0))
 } else {
   process.stderr.write('usage: worker.ts core <role> <inputs> <seed> [corpus] | socket <cases> <seed> [corpus]\n')
   process.exitCode = 2

@@ -73,8 +73,9 @@ class Listener {
     return await within(new Promise<net.Socket>(resolve => this.waiting.set(port, resolve)), CLOSE_WAIT_MS, `accepting port ${port}`)
   }
 
+  /** Bounded: a connection that never closes (a leak, reported by the handle count) must not hang the run. */
   async close (): Promise<void> {
-    await new Promise<void>(resolve => this.server.close(() => resolve()))
+    await within(new Promise<void>(resolve => this.server.close(() => resolve())), CLOSE_WAIT_MS, 'the listener to close').catch(noop)
   }
 }
 
