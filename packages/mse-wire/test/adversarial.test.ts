@@ -250,12 +250,13 @@ describe('adversarial initiators against a listening responder', function () {
       (_p: RawPeer) => {},
       (p: RawPeer) => p.socket.end()
     ]
+    const dialledAt = Date.now()
     const peers = await Promise.all(Array.from({ length: 20 }, async () => await RawPeer.dial(server.port)))
     try {
       const ports = peers.map(p => p.socket.localPort!)
       const healthy = awaitedLater(healthyClient(server))
       peers.forEach((p, i) => kinds[i % kinds.length]!(p))
-      const outcomes = await Promise.all(ports.map(async port => await server.outcomeFor(port, STAGE_TIMEOUT_MS + DEADLINE_SLACK_MS)))
+      const outcomes = await Promise.all(ports.map(async port => await server.outcomeFor(port, STAGE_TIMEOUT_MS + DEADLINE_SLACK_MS, dialledAt)))
       expect(outcomes.map(o => o.error?.code)).to.deep.equal(peers.map((_p, i) =>
         ['too-many-bytes', 'degenerate-key', 'deadline-exceeded', 'peer-closed'][i % kinds.length]))
       await Promise.all(peers.map(async p => await p.closedByPeer(3000)))

@@ -15,7 +15,8 @@ export interface MseServer {
   infoHash: string
   data: Buffer
   /** The outcome of the connection whose remote port is `port` (our client's local port). */
-  outcomeFor (remotePort: number, ms: number): Promise<MseOutcome & { at: number }>
+  /** `since`: ignore a connection accepted before this instant (a closed connection's port can be reused at once). */
+  outcomeFor (remotePort: number, ms: number, since?: number): Promise<MseOutcome & { at: number }>
   connections: EncryptedWire[]
   close (): void
 }
@@ -31,7 +32,7 @@ export async function startMseServer (options: { policy?: EncryptionPolicy, stag
   }
   const data = testData(`server ${infoHash}`, 512 * 1024)
   const connections: EncryptedWire[] = []
-  const outcomes = new Map<number, Promise<MseOutcome & { at: number }>>()
+  const outcomes = new Map<number, { outcome: Promise<MseOutcome & { at: number }>, acceptedAt: number }>()
   const waiting = new Map<number, (outcome: Promise<MseOutcome & { at: number }>) => void>()
   const sockets = new Set<net.Socket>()
   const { server, port } = await listen(socket => {
@@ -40,7 +41,7 @@ export async function startMseServer (options: { policy?: EncryptionPolicy, stag
     connections.push(connection)
     const outcome = connection.stream.handshake.then(o => ({ ...o, at: Date.now() }))
     const remotePort = socket.remotePort!
-    outcomes.set(remotePort, outcome)
+    outcomes.set(remotePort, { outcome, acceptedAt: Date.now() })
     waiting.get(remotePort)?.(outcome)
     connection.wire.once('handshake', (hash: any) => {
       connection.wire.handshake(hash, randomBytes(20).toString('hex'))
@@ -52,9 +53,9 @@ export async function startMseServer (options: { policy?: EncryptionPolicy, stag
     infoHash,
     data,
     connections,
-    async outcomeFor (remotePort, ms) {
+    async outcomeFor (remotePort, ms, since = 0) {
       const known = outcomes.get(remotePort)
-      if (known) return await within(known, ms, `the server's outcome for port ${remotePort}`)
+      if (known && known.acceptedAt >= since) return await within(known.outcome, ms, `the server's outcome for port ${remotePort}`)
       const arrived = new Promise<Promise<MseOutcome & { at: number }>>(resolve => waiting.set(remotePort, resolve))
       return await within(arrived.then(async o => await o), ms, `the server's outcome for port ${remotePort}`)
     },
