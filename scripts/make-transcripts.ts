@@ -8,8 +8,9 @@
  *
  * Each transcript runs mse-core's InitiatorHandshake and ResponderHandshake with injected, seeded
  * randomness (the `random` option) and records every flight. The same transcript is then recomputed by an
- * independent straight-line reference written below, built only from BigInt modPow, node:crypto
- * createHash('sha1') and a byte-at-a-time RC4; if any byte differs, nothing is written.
+ * independent straight-line reference written below, built only from test-support's reference
+ * primitives (BigInt modPow, node:crypto SHA-1, a byte-at-a-time RC4; none imports the package); if any byte
+ * differs, nothing is written.
  *
  * The only thing the reference shares with the package is how the handshake draws from the random
  * source (that is what makes a transcript reproducible at all): a private key is random(20) (drawn again
@@ -24,88 +25,20 @@ import {
   InitiatorHandshake, ResponderHandshake, SkeyRegistry, nodeCryptoProvider,
   type EncryptionPolicy, type HandshakeStep
 } from 'mse-core'
+import { DRBG_DEFINITION, P, RefRc4, concat, drbg, fromBig, hex, modPow, sha1, toBig, u16, u32, unhex } from 'test-support'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const OUTPUT = join(ROOT, 'test-fixtures', 'mse-core', 'transcripts.json')
 const EXTENSION_OUTPUT = join(ROOT, 'test-fixtures', 'mse-core', 'extension-vectors.json')
 
-// ---- the deterministic random source ---------------------------------------------------------------
-
-const DRBG_DEFINITION =
-  'block i = SHA-256(UTF-8(seed) || uint32be(i)) for i = 0, 1, 2, ...; the stream is the blocks concatenated; ' +
-  'each call random(n) returns the next n bytes of the stream'
-
-function drbg (seed: string): (n: number) => Uint8Array {
-  let counter = 0
-  let block = Buffer.alloc(0)
-  let used = 0
-  return n => {
-    const out = new Uint8Array(n)
-    for (let k = 0; k < n; k++) {
-      if (used === block.length) {
-        const c = Buffer.alloc(4)
-        c.writeUInt32BE(counter++)
-        block = createHash('sha256').update(Buffer.from(seed, 'utf8')).update(c).digest()
-        used = 0
-      }
-      out[k] = block[used++]!
-    }
-    return out
-  }
-}
-
 // ---- the independent reference ---------------------------------------------------------------------
 
-// Typed in from the MSE specification, not imported from the package.
-const P = BigInt('0xFFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DDEF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A63A36210000000000090563')
-
-function modPow (base: bigint, exponent: bigint, modulus: bigint): bigint {
-  let result = 1n
-  base %= modulus
-  while (exponent > 0n) {
-    if (exponent & 1n) result = result * base % modulus
-    base = base * base % modulus
-    exponent >>= 1n
-  }
-  return result
-}
-
-const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
-const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
-const big = (b: Uint8Array): bigint => BigInt('0x' + (hex(b) || '0'))
-const bytes96 = (v: bigint): Uint8Array => unhex(v.toString(16).padStart(192, '0'))
-const cat = (...parts: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(parts))
-const be16 = (n: number): Uint8Array => Uint8Array.of(n >> 8, n & 0xff)
-const be32 = (n: number): Uint8Array => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff)
-
-function sha1 (...parts: (string | Uint8Array)[]): Uint8Array {
-  const h = createHash('sha1')
-  for (const p of parts) h.update(typeof p === 'string' ? Buffer.from(p, 'latin1') : p)
-  return new Uint8Array(h.digest())
-}
-
+// test-support's reference primitives (P typed in from the specification, BigInt modPow, SHA-1, textbook
+// RC4) and the DRBG the fixtures define: nothing there imports the package under test.
 /** Byte-at-a-time RC4 with the first 1024 keystream bytes dropped, as MSE uses it. */
 function rc4 (key: Uint8Array): (data: Uint8Array) => Uint8Array {
-  const s = new Uint8Array(256)
-  for (let k = 0; k < 256; k++) s[k] = k
-  for (let k = 0, j = 0; k < 256; k++) {
-    j = (j + s[k]! + key[k % key.length]!) & 0xff
-    const t = s[k]!; s[k] = s[j]!; s[j] = t
-  }
-  let i = 0
-  let j = 0
-  const crypt = (data: Uint8Array): Uint8Array => {
-    const out = new Uint8Array(data.length)
-    for (let k = 0; k < data.length; k++) {
-      i = (i + 1) & 0xff
-      j = (j + s[i]!) & 0xff
-      const t = s[i]!; s[i] = s[j]!; s[j] = t
-      out[k] = data[k]! ^ s[(s[i]! + s[j]!) & 0xff]!
-    }
-    return out
-  }
-  crypt(new Uint8Array(1024))
-  return crypt
+  const cipher = new RefRc4(key, 1024)
+  return data => cipher.crypt(data)
 }
 
 function refPrivateKey (random: (n: number) => Uint8Array): Uint8Array {
@@ -181,7 +114,7 @@ const hmac = (key: Uint8Array, ...parts: (string | Uint8Array)[]): Uint8Array =>
 /** AES-128-CTR from AES-128-ECB over counter blocks: nonce (4) | 12 zero bytes, +1 per block as a 128-bit number. */
 function aesCtr (keyHash: Uint8Array): (data: Uint8Array) => Uint8Array {
   const ecb = createCipheriv('aes-128-ecb', keyHash.subarray(0, 16), null).setAutoPadding(false)
-  let counter = big(cat(keyHash.subarray(16, 20), new Uint8Array(12)))
+  let counter = toBig(concat(keyHash.subarray(16, 20), new Uint8Array(12)))
   let keystream = new Uint8Array(0)
   let used = 0
   return data => {
@@ -218,18 +151,18 @@ function reference (spec: Spec, extension = false): Transcript & { extension?: E
   const xa = refPrivateKey(randomA)
   const padALength = refPadLength(randomA)
   const padA = randomA(padALength)
-  const ya = bytes96(modPow(2n, big(xa), P))
-  const flight1 = cat(ya, padA)
+  const ya = fromBig(modPow(2n, toBig(xa), P))
+  const flight1 = concat(ya, padA)
 
   // Flight 2: B's key and PadB (B answers as soon as it sees A's key).
   const xb = refPrivateKey(randomB)
   const padBLength = refPadLength(randomB)
   const padB = randomB(padBLength)
-  const yb = bytes96(modPow(2n, big(xb), P))
-  const flight2 = cat(yb, padB)
+  const yb = fromBig(modPow(2n, toBig(xb), P))
+  const flight2 = concat(yb, padB)
 
-  const s = bytes96(modPow(big(yb), big(xa), P))
-  if (hex(s) !== hex(bytes96(modPow(big(ya), big(xb), P)))) throw new Error('DH does not agree')
+  const s = fromBig(modPow(toBig(yb), toBig(xa), P))
+  if (hex(s) !== hex(fromBig(modPow(toBig(ya), toBig(xb), P)))) throw new Error('DH does not agree')
   const encryptA = rc4(sha1('keyA', s, skey))
   const encryptB = rc4(sha1('keyB', s, skey))
 
@@ -239,13 +172,13 @@ function reference (spec: Spec, extension = false): Transcript & { extension?: E
   const K = hmac(s, 'webtorrent-mse extension 1', skey)
   const padC = new Uint8Array(padCLength)
   const offerFlags = provide & 0x02 ? 0x01 : 0x00
-  const offerTag = hmac(K, 'offer', Uint8Array.of(offerFlags), be32(provide), be16(padCLength), be16(ia.length)).subarray(0, 8)
-  const offer = extension && padCLength >= 13 ? cat(Uint8Array.of(offerFlags), be32(provide), offerTag) : undefined
+  const offerTag = hmac(K, 'offer', Uint8Array.of(offerFlags), u32(provide), u16(padCLength), u16(ia.length)).subarray(0, 8)
+  const offer = extension && padCLength >= 13 ? concat(Uint8Array.of(offerFlags), u32(provide), offerTag) : undefined
   if (offer) padC.set(offer)
-  const flight3 = cat(
+  const flight3 = concat(
     sha1('req1', s),
     sha1('req2', skey).map((b, k) => b ^ sha1('req3', s)[k]!),
-    encryptA(cat(new Uint8Array(8), be32(provide), be16(padCLength), padC, be16(ia.length))),
+    encryptA(concat(new Uint8Array(8), u32(provide), u16(padCLength), padC, u16(ia.length))),
     encryptA(ia)
   )
 
@@ -257,10 +190,10 @@ function reference (spec: Spec, extension = false): Transcript & { extension?: E
   const confirmFits = extension && padDLength >= 17
   const useAes = confirmFits && offer !== undefined && (offerFlags & 0x01) !== 0 && select === 0x02
   const confirmFlags = (useAes ? 0x01 : 0) | (offer ? 0x02 : 0)
-  const confirmTag = hmac(K, 'confirm', Uint8Array.of(confirmFlags), be32(provide), be32(select), be16(padDLength), offer ? offerTag : new Uint8Array(8)).subarray(0, 8)
-  const confirmation = confirmFits ? cat(Uint8Array.of(confirmFlags), be32(provide), be32(select), confirmTag) : undefined
+  const confirmTag = hmac(K, 'confirm', Uint8Array.of(confirmFlags), u32(provide), u32(select), u16(padDLength), offer ? offerTag : new Uint8Array(8)).subarray(0, 8)
+  const confirmation = confirmFits ? concat(Uint8Array.of(confirmFlags), u32(provide), u32(select), confirmTag) : undefined
   if (confirmation) padD.set(confirmation)
-  const flight4 = encryptB(cat(new Uint8Array(8), be32(select), be16(padDLength), padD))
+  const flight4 = encryptB(concat(new Uint8Array(8), u32(select), u16(padDLength), padD))
 
   // Payload after the handshake: RC4 streams continue, or AES-128-CTR from counter 0; plaintext-after-mse as is.
   const aToB = unhex(spec.payload.aToB)
@@ -271,7 +204,7 @@ function reference (spec: Spec, extension = false): Transcript & { extension?: E
   const payloadA = useAes ? aesCtr(keyHashA) : useRc4 ? encryptA : (x: Uint8Array) => x
   const payloadB = useAes ? aesCtr(keyHashB) : useRc4 ? encryptB : (x: Uint8Array) => x
   const aesDetail = (h: Uint8Array): ExtensionDetail['aes']['aToB'] => ({
-    key: hex(h.subarray(0, 16)), counterBlock: hex(cat(h.subarray(16, 20), new Uint8Array(12))), keystream64: hex(aesCtr(h)(new Uint8Array(64)))
+    key: hex(h.subarray(0, 16)), counterBlock: hex(concat(h.subarray(16, 20), new Uint8Array(12))), keystream64: hex(aesCtr(h)(new Uint8Array(64)))
   })
 
   return {

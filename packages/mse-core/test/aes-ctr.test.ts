@@ -1,8 +1,7 @@
 import { expect } from 'chai'
 import { forgeCryptoProvider, nodeCryptoProvider, type StreamCipher } from '../src/index.js'
 import { addToCounter } from '../src/crypto/aes-ctr.js'
-import { prng } from './helpers/drbg.js'
-import { concat, hex, unhex } from './helpers/reference.js'
+import { concat, hex, prng, unhex } from 'test-support'
 
 // NIST SP 800-38A, F.5.1 CTR-AES128.Encrypt.
 const NIST = {

@@ -2,10 +2,9 @@ import { expect } from 'chai'
 import {
   CONFIRM_LENGTH, InitiatorHandshake, MseError, OFFER_LENGTH, ResponderHandshake, SkeyRegistry, type EncryptionPolicy, type HandshakeStep
 } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
+import { P, concat, drbg, fromBig, hex, sha1 } from 'test-support'
 import { buildFlight3, buildFlight4, ManualSide } from './helpers/manual.js'
 import { bittorrentHandshake, infoHashOf, makeRegistry } from './helpers/pair.js'
-import { P, concat, fromBig, hex, sha1 } from './helpers/reference.js'
 import {
   INFO_HASH, expectDone, expectFailed, expectPending, initiatorAfterKey, newInitiator, newResponder, responderAfterKey
 } from './helpers/roles.js'

@@ -1,9 +1,8 @@
 import { expect } from 'chai'
 import { InitiatorHandshake, ResponderHandshake, SkeyRegistry, type HandshakeStep } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
+import { concat, drbg, hex, sha1 } from 'test-support'
 import { ManualSide } from './helpers/manual.js'
 import { bittorrentHandshake, infoHashOf, runPair } from './helpers/pair.js'
-import { concat, hex, sha1 } from './helpers/reference.js'
 import { expectDone } from './helpers/roles.js'
 
 /**

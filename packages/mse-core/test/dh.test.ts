@@ -3,8 +3,7 @@ import { expect } from 'chai'
 import {
   DH_PRIME_HEX, KEY_LENGTH, forgeCryptoProvider, generatePrivateKey, isValidPeerKey, nodeCryptoProvider
 } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
-import { P, P_HEX, fromBig, hex, modPow, refPublicKey, refSecret, toBig } from './helpers/reference.js'
+import { P, P_HEX, drbg, fromBig, hex, modPow, refPublicKey, refSecret, toBig } from 'test-support'
 
 const providers = [nodeCryptoProvider, forgeCryptoProvider]
 

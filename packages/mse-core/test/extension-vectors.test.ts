@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
 import { aesCtrParameters, extensionKey, forgeCryptoProvider, nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
 import { runPair } from './helpers/pair.js'
-import { hex, sha1, unhex } from './helpers/reference.js'
+import { hex, sha1, unhex } from 'test-support'
 
 interface Vector {
   name: string

@@ -6,9 +6,9 @@
  */
 import { expect } from 'chai'
 import { CONFIRM_LENGTH, OFFER_LENGTH, type EncryptionPolicy, type HandshakeStep } from '../src/index.js'
-import { withPadLengths } from './helpers/drbg.js'
+import { withPadLengths } from './helpers/pad-lengths.js'
 import { bittorrentHandshake, infoHashOf, runPair, type PairOptions, type PairRun } from './helpers/pair.js'
-import { hex } from './helpers/reference.js'
+import { hex } from 'test-support'
 
 const INFO_HASH = infoHashOf('extension')
 const IA = bittorrentHandshake(INFO_HASH)

@@ -2,7 +2,7 @@ import { expect } from 'chai'
 import {
   InitiatorHandshake, MseError, ResponderHandshake, type EncryptionPolicy, type HandshakeStep, type MseErrorCode
 } from '../src/index.js'
-import { drbg, prng } from './helpers/drbg.js'
+import { drbg, prng } from 'test-support'
 import { ManualSide } from './helpers/manual.js'
 import { bittorrentHandshake, infoHashOf, makePair, makeRegistry, runPair, type PairOptions } from './helpers/pair.js'
 

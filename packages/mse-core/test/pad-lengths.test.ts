@@ -13,7 +13,7 @@ import { expect } from 'chai'
 import {
   InitiatorHandshake, OFFER_LENGTH, ResponderHandshake, nodeCryptoProvider, type CryptoProvider, type HandshakeStep
 } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
+import { drbg } from 'test-support'
 import { bittorrentHandshake, infoHashOf, makeRegistry } from './helpers/pair.js'
 
 const HANDSHAKES = 10_000

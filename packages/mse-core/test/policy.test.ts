@@ -3,9 +3,8 @@ import {
   ENCRYPTION_POLICIES, ResponderHandshake, acceptsMseHandshake, acceptsPlaintextHandshake, cryptoProvideFor,
   isAcceptableSelect, isEncryptionPolicy, parseEncryptionPolicy, selectCryptoMethod, type EncryptionPolicy, type HandshakeStep
 } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
+import { drbg, hex } from 'test-support'
 import { bittorrentHandshake, infoHashOf, makeRegistry, runPair, type PairOptions } from './helpers/pair.js'
-import { hex } from './helpers/reference.js'
 
 type Outcome = string // a method when both sides agree, or each side's error code
 

@@ -2,8 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { expect } from 'chai'
 import { Rc4, forgeCryptoProvider, isOpensslRc4Available, nodeCryptoProvider } from '../src/index.js'
 import { runOpensslChild } from './helpers/child.js'
-import { prng } from './helpers/drbg.js'
-import { RefRc4, hex, unhex } from './helpers/reference.js'
+import { RefRc4, hex, prng, unhex } from 'test-support'
 
 /**
  * RFC 6229 ("Test Vectors for the Stream Cipher RC4"), section 2, typed in by hand. Each entry is the

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai'
 import { nodeCryptoProvider, KEY_LENGTH, PRIVATE_KEY_LENGTH } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
+import { drbg } from 'test-support'
 import { makePair, runPair } from './helpers/pair.js'
 
 const infoHash = new Uint8Array(20).fill(7)

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto'
 import { expect } from 'chai'
 import { SkeyRegistry, forgeCryptoProvider, skeyFromInfoHash } from '../src/index.js'
-import { drbg } from './helpers/drbg.js'
+import { drbg, hex, sha1 } from 'test-support'
 import { buildFlight3 } from './helpers/manual.js'
 import { INFO_HASH, expectDone, expectFailed, responderAfterKey } from './helpers/roles.js'
-import { hex, sha1 } from './helpers/reference.js'
 
 function infoHashes (count: number, length = 20, seed = 'registry'): Uint8Array[] {
   const random = drbg(seed)

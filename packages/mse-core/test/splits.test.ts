@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import type { EncryptionPolicy, HandshakeStep } from '../src/index.js'
 import { byteByByte, bittorrentHandshake, infoHashOf, makePair, runPair, splitAt, stepSummary, type PairOptions, type PairRun } from './helpers/pair.js'
-import { concat, hex } from './helpers/reference.js'
+import { concat, hex } from 'test-support'
 
 interface Combo {
   name: string

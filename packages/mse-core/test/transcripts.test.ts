@@ -2,9 +2,8 @@ import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
 import { forgeCryptoProvider, nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
 import { runOpensslChild } from './helpers/child.js'
-import { drbg } from './helpers/drbg.js'
+import { drbg, hex, refPublicKey, refSecret, unhex } from 'test-support'
 import { runPair } from './helpers/pair.js'
-import { hex, refPublicKey, refSecret, unhex } from './helpers/reference.js'
 
 interface Transcript {
   name: string

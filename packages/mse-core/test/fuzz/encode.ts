@@ -3,7 +3,7 @@
  * SHA-1 (helpers/reference.ts) with the pool's known secret, so well-formed flights are valid for the key the
  * handshake under test actually holds.
  */
-import { RefRc4, P, concat, fromBig, sha1, u16, u32, xor } from '../helpers/reference.js'
+import { P, RefRc4, concat, fromBig, sha1, u16, u32, xor } from 'test-support'
 import { bittorrentHandshake } from '../helpers/pair.js'
 import { FUZZ_INFO_HASH, OTHER_INFO_HASH, type PoolEntry } from './pool.js'
 import type { ByteSpec, Delivery, Flight3Shape, Flight4Shape, InitiatorCase, Mutation, Opening, ResponderCase } from './shapes.js'

@@ -10,7 +10,7 @@ import {
   CRYPTO_PLAINTEXT, CRYPTO_RC4, HASH_LENGTH, KEY_LENGTH, MAX_PAD_LENGTH, PLAINTEXT_PROTOCOL_HEADER, REQ1_SYNC_WINDOW,
   VC_LENGTH, VC_SYNC_WINDOW, type EncryptionPolicy, type HandshakeResult, type HandshakeStage
 } from '../../src/index.js'
-import { RefRc4, concat, hex, sha1, xor } from '../helpers/reference.js'
+import { RefRc4, concat, hex, sha1, xor } from 'test-support'
 import { FUZZ_INFO_HASH, type PoolEntry } from './pool.js'
 import type { Role } from './shapes.js'
 

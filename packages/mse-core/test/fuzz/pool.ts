@@ -9,7 +9,7 @@
 import {
   InitiatorHandshake, ResponderHandshake, SkeyRegistry, nodeCryptoProvider, type EncryptionPolicy, type RandomSource
 } from '../../src/index.js'
-import { drbg } from '../helpers/drbg.js'
+import { drbg } from 'test-support'
 import { infoHashOf } from '../helpers/pair.js'
 
 /** The torrent both sides use, and one the responder does not serve. */

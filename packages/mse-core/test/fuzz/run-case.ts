@@ -12,7 +12,7 @@ import {
   InitiatorHandshake, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH, ResponderHandshake, isMseError,
   type HandshakeStep
 } from '../../src/index.js'
-import { concat } from '../helpers/reference.js'
+import { concat } from 'test-support'
 import { bittorrentHandshake } from '../helpers/pair.js'
 import { chunksOf, expand, initiatorStream, responderStream } from './encode.js'
 import {

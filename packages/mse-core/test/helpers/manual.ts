@@ -3,8 +3,7 @@
  * so tests can send exactly the bytes they want (adversarial pads, lengths, methods) to the handshake class
  * under test, and still know S and both keystreams.
  */
-import { drbg } from './drbg.js'
-import { RefRc4, concat, refPublicKey, refSecret, refStreams, sha1, u16, u32, xor } from './reference.js'
+import { RefRc4, concat, drbg, refPublicKey, refSecret, refStreams, sha1, u16, u32, xor } from 'test-support'
 
 export class ManualSide {
   readonly privateKey: Uint8Array

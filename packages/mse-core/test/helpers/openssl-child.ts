@@ -8,9 +8,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { OpensslRc4, isOpensslRc4Available, nodeCryptoProvider, type EncryptionPolicy } from '../../src/index.js'
-import { prng } from './drbg.js'
+import { concat, hex, prng, unhex } from 'test-support'
 import { runPair, stepSummary } from './pair.js'
-import { concat, hex, unhex } from './reference.js'
 
 function rc4Report (keys: string[]): unknown {
   const out: Record<string, unknown> = {

@@ -7,8 +7,7 @@ import {
   type CryptoProvider, type EncryptionPolicy, type RandomSource, type HandshakeStep, type HandshakeResult, type SkeyLookup
 } from '../../src/index.js'
 import { createHash } from 'node:crypto'
-import { drbg } from './drbg.js'
-import { concat, hex } from './reference.js'
+import { concat, drbg, hex } from 'test-support'
 
 export interface PairOptions {
   initiatorPolicy?: EncryptionPolicy

@@ -6,7 +6,7 @@ import { expect } from 'chai'
 import {
   InitiatorHandshake, ResponderHandshake, type HandshakeStep, type InitiatorOptions, type ResponderOptions
 } from '../../src/index.js'
-import { drbg } from './drbg.js'
+import { drbg } from 'test-support'
 import { ManualSide } from './manual.js'
 import { makeRegistry, infoHashOf } from './pair.js'
 
