@@ -6,7 +6,6 @@ export { AesCtr } from './crypto/aes-ctr.js'
 export type { StreamCipher, CipherAlgorithm } from './crypto/stream-cipher.js'
 export type { CryptoProvider, RandomSource } from './crypto/provider.js'
 export { nodeCryptoProvider } from './crypto/node-provider.js'
-export { forgeCryptoProvider } from './crypto/forge-provider.js'
 export { isValidPeerKey, generatePrivateKey } from './dh.js'
 export {
   type EncryptionPolicy, ENCRYPTION_POLICIES, DEFAULT_ENCRYPTION_POLICY, isEncryptionPolicy, parseEncryptionPolicy,

@@ -1,5 +1,6 @@
 import { expect } from 'chai'
-import { forgeCryptoProvider, nodeCryptoProvider, type StreamCipher } from '../src/index.js'
+import { nodeCryptoProvider, type StreamCipher } from '../src/index.js'
+import { forgeCryptoProvider } from '../src/forge.js'
 import { addToCounter } from '../src/crypto/aes-ctr.js'
 import { concat, hex, prng, unhex } from 'test-support'
 

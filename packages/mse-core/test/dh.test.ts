@@ -1,8 +1,9 @@
 import { createDiffieHellman, getDiffieHellman } from 'node:crypto'
 import { expect } from 'chai'
 import {
-  DH_PRIME_HEX, KEY_LENGTH, forgeCryptoProvider, generatePrivateKey, isValidPeerKey, nodeCryptoProvider
+  DH_PRIME_HEX, KEY_LENGTH, generatePrivateKey, isValidPeerKey, nodeCryptoProvider
 } from '../src/index.js'
+import { forgeCryptoProvider } from '../src/forge.js'
 import { P, P_HEX, drbg, fromBig, hex, modPow, refPublicKey, refSecret, toBig } from 'test-support'
 
 const providers = [nodeCryptoProvider, forgeCryptoProvider]

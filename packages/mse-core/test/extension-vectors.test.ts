@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
-import { aesCtrParameters, extensionKey, forgeCryptoProvider, nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
+import { aesCtrParameters, extensionKey, nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
+import { forgeCryptoProvider } from '../src/forge.js'
 import { runPair } from './helpers/pair.js'
 import { hex, sha1, unhex } from 'test-support'
 

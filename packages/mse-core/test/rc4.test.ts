@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process'
 import { expect } from 'chai'
-import { Rc4, forgeCryptoProvider, isOpensslRc4Available, nodeCryptoProvider } from '../src/index.js'
+import { Rc4, isOpensslRc4Available, nodeCryptoProvider } from '../src/index.js'
+import { forgeCryptoProvider } from '../src/forge.js'
 import { runOpensslChild } from './helpers/child.js'
 import { RefRc4, hex, prng, unhex } from 'test-support'
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { expect } from 'chai'
-import { SkeyRegistry, forgeCryptoProvider, skeyFromInfoHash } from '../src/index.js'
+import { SkeyRegistry, skeyFromInfoHash } from '../src/index.js'
+import { forgeCryptoProvider } from '../src/forge.js'
 import { drbg, hex, sha1 } from 'test-support'
 import { buildFlight3 } from './helpers/manual.js'
 import { INFO_HASH, expectDone, expectFailed, responderAfterKey } from './helpers/roles.js'

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
-import { forgeCryptoProvider, nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
+import { nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
+import { forgeCryptoProvider } from '../src/forge.js'
 import { runOpensslChild } from './helpers/child.js'
 import { drbg, hex, refPublicKey, refSecret, unhex } from 'test-support'
 import { runPair } from './helpers/pair.js'
