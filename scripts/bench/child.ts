@@ -43,7 +43,6 @@ export function spawnPeer (script: string, args: string[], options: SpawnOptions
   const timeoutMs = options.timeoutMs ?? 60_000
   // The legacy provider only where the caller says so, whatever the parent runs with.
   const env = { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace(/--openssl-legacy-provider/g, '') }
-  delete env.MSE_RC4_BACKEND
   const label = `${basename(script)} ${args.join(' ')}`
   const child = fork(script, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const messages: any[] = []

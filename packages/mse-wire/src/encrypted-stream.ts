@@ -257,6 +257,7 @@ export class MseStream extends Duplex {
     clearTimeout(this.timer)
     const deadline = this.session?.deadline
     if (deadline === undefined) return
+    if (this.session!.stage !== this.armedStage) debug('#%d %s %s: stage %s', this.id, this.role, this.remoteLabel, this.session!.stage)
     this.armedStage = this.session!.stage
     this.armedDeadline = deadline
     this.timer = setTimeout(() => {

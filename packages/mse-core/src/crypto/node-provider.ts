@@ -17,22 +17,18 @@ function dh (): DiffieHellman {
   return sharedDh
 }
 
-/**
- * RC4 backend: OpenSSL's when the process has it (with `--openssl-legacy-provider`), else the JavaScript
- * word loop. MSE_RC4_BACKEND=js forces JavaScript (for benchmarks and tests).
- */
-function useOpensslRc4 (): boolean {
-  return process.env.MSE_RC4_BACKEND !== 'js' && isOpensslRc4Available()
-}
-
 /** OpenSSL's AES-128-CTR (AES-NI where the CPU has it); in Node's default provider, no flag needed. */
 const opensslAesCtr: CtrFactory = (key, counterBlock) => createCipheriv('aes-128-ctr', key, counterBlock)
 
 export const nodeCryptoProvider: CryptoProvider = {
   name: 'node:crypto',
 
+  /**
+   * OpenSSL's RC4 when the process has it (started with `--openssl-legacy-provider`), else the JavaScript
+   * word loop. The core reads no environment: a caller that wants JavaScript RC4 builds `Rc4` itself.
+   */
   createRc4 (key) {
-    return useOpensslRc4() ? new OpensslRc4(key) : new Rc4(key)
+    return isOpensslRc4Available() ? new OpensslRc4(key) : new Rc4(key)
   },
 
   createAes128Ctr (key, counterBlock) {

@@ -1,4 +1,3 @@
-import debugFactory from 'debug'
 import { ascii, concatBytes, indexOfBytes } from '../bytes.js'
 import { DEFAULT_STAGE_TIMEOUT_MS, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH, VC_LENGTH } from '../constants.js'
 import { nodeCryptoProvider } from '../crypto/node-provider.js'
@@ -10,9 +9,6 @@ import { aesCtrParameters } from './payload-keys.js'
 import { MseError, type MseErrorCode } from '../errors.js'
 import { parseEncryptionPolicy, type EncryptionPolicy } from '../policy.js'
 import type { HandshakeResult, HandshakeStage, HandshakeStep, Role } from './types.js'
-
-// Typed without debug's own types, which consumers of the published declarations may not have.
-export const debug: (formatter: string, ...args: unknown[]) => void = debugFactory('mse:core')
 
 const KEY_A = ascii('keyA')
 const KEY_B = ascii('keyB')
@@ -176,7 +172,6 @@ export abstract class HandshakeSession {
   protected enterStage (stage: HandshakeStage, now: number): void {
     this.currentStage = stage
     this.stageDeadline = TIMED_STAGES.includes(stage) ? now + this.timeouts[stage] : undefined
-    debug('%s: stage %s', this.role, stage)
   }
 
   protected send (bytes: Uint8Array): void {
@@ -312,7 +307,6 @@ export abstract class HandshakeSession {
       }
     }
     this.ended = step
-    debug('%s: done, method %s, %d bytes sent, %d received', this.role, result.method, this.sent, step.result.handshakeBytesReceived)
   }
 
   private fail (error: MseError, record = true): HandshakeStep {
@@ -322,7 +316,6 @@ export abstract class HandshakeSession {
       this.currentStage = 'failed'
       this.stageDeadline = undefined
       this.pending = EMPTY
-      debug('%s: failed: %s', this.role, error.message)
     }
     return step
   }
