@@ -18,6 +18,7 @@ export function concatBytes (...parts: Uint8Array[]): Uint8Array {
   return out
 }
 
+/** Constant-time comparison (its time does not depend on where the bytes differ): for MAC tags. */
 export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   let diff = 0
@@ -90,8 +91,4 @@ export function leftPad (bytes: Uint8Array, length: number): Uint8Array {
 
 export function bytesToBigInt (bytes: Uint8Array): bigint {
   return bytes.length === 0 ? 0n : BigInt('0x' + toHex(bytes))
-}
-
-export function bigIntToBytes (value: bigint, length: number): Uint8Array {
-  return leftPad(fromHex(value.toString(16).padStart(2 * length, '0')), length)
 }
