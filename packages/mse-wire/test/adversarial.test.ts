@@ -8,7 +8,8 @@ import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import { DH_PRIME_HEX } from 'mse-core'
 import { createEncryptedWire, type MseOutcome } from '../src/index.js'
-import { awaitedLater, bittorrentHandshake, closed, dial, exchangeBlocks, failOnUncaught, sleep, within, wirePair } from './helpers.js'
+import { bittorrentHandshake, exchangeBlocks, wirePair } from './helpers.js'
+import { awaitedLater, closed, dial, failOnUncaught, sleep, within } from 'test-support'
 import { RawPeer, ScriptedInitiator, ScriptedResponder, healthyClient, rawServer, startMseServer, type MseServer } from './peers.js'
 
 const STAGE_TIMEOUT_MS = 300

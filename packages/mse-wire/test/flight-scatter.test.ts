@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { SkeyRegistry } from 'mse-core'
 import { MseStream } from '../src/index.js'
 import { MAX_FLIGHT_WRITES, scatterFlight } from '../src/flight-scatter.js'
-import { dial, listen, within } from './helpers.js'
+import { dial, listen, within } from 'test-support'
 
 describe('flow shape: handshake flights in random-sized socket writes', function () {
   this.timeout(60_000)

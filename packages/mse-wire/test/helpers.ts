@@ -1,112 +1,9 @@
+/** mse-wire's own test fixtures (Wire and stream pairs over loopback, block exchange); the generic helpers are in test-support. */
 import net from 'node:net'
-import { createCipheriv, createHash, randomBytes } from 'node:crypto'
-import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
 import { OFFER_LENGTH, CONFIRM_LENGTH, MAX_PAD_LENGTH, SkeyRegistry, nodeCryptoProvider, type CryptoProvider, type EncryptionPolicy, type SkeyLookup } from 'mse-core'
 import { MseStream, createEncryptedWire, type BittorrentWire, type EncryptedWire, type EncryptedWireOptions, type MseStreamOptions } from '../src/index.js'
-import { startRelay, type Relay, type RelayOptions } from './relay.js'
-
-export const LOOPBACK = '127.0.0.1'
-
-/** The 20 bytes a plaintext BitTorrent connection starts with. */
-export const PLAINTEXT_HEADER = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol')])
-
-/** A TCP server on 127.0.0.1 with an ephemeral port; resolves with the server and its port. */
-export async function listen (onConnection: (socket: net.Socket) => void): Promise<{ server: net.Server, port: number }> {
-  const server = net.createServer(onConnection)
-  await new Promise<void>(resolve => server.listen(0, LOOPBACK, resolve))
-  return { server, port: (server.address() as net.AddressInfo).port }
-}
-
-export async function dial (port: number): Promise<net.Socket> {
-  const socket = net.connect(port, LOOPBACK)
-  await within(new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  }), 5000, `connect to ${LOOPBACK}:${port}`)
-  return socket
-}
-
-// ---- bounded waiting ---------------------------------------------------------------------------------------
-
-/** Rejects if `promise` has not settled within `ms`. Every wait in these tests goes through this. */
-export async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Resolves with the event's arguments, or rejects after `ms`. */
-export async function nextEvent (emitter: EventEmitter | { once: (...args: any[]) => unknown, removeListener: (...args: any[]) => unknown }, event: string, ms: number): Promise<any[]> {
-  let listener: ((...args: any[]) => void) | undefined
-  try {
-    return await within(new Promise<any[]>(resolve => {
-      listener = (...args) => resolve(args)
-      emitter.once(event, listener)
-    }), ms, `'${event}'`)
-  } finally {
-    if (listener) emitter.removeListener(event, listener)
-  }
-}
-
-/** Resolves once `stream` has emitted 'close' (immediately if it already has). */
-export async function closed (stream: { destroyed: boolean, once: (event: 'close', listener: () => void) => unknown }, ms: number, what: string): Promise<void> {
-  if (stream.destroyed) return
-  await within(new Promise<void>(resolve => stream.once('close', resolve)), ms, `${what} to close`)
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
-// ---- data ------------------------------------------------------------------------------------------------
-
-/** `length` pseudo-random bytes determined by `seed` (AES-CTR keystream: fast enough for 64 MiB). */
-export function testData (seed: string, length: number): Buffer {
-  const key = createHash('sha256').update(seed).digest()
-  const cipher = createCipheriv('aes-128-ctr', key.subarray(0, 16), key.subarray(16, 32))
-  return cipher.update(Buffer.alloc(length))
-}
-
-export function sha256 (...parts: Uint8Array[]): string {
-  const hash = createHash('sha256')
-  for (const part of parts) hash.update(part)
-  return hash.digest('hex')
-}
-
-export function contains (haystack: Uint8Array, needle: Uint8Array): boolean {
-  return Buffer.from(haystack.buffer, haystack.byteOffset, haystack.byteLength).indexOf(needle) !== -1
-}
-
-// ---- safety net ----------------------------------------------------------------------------------------
-
-/**
- * Registers mocha hooks that fail the current test when an uncaught exception or an unhandled rejection
- * happens while it runs (on top of mocha's own handling, and without letting the process die).
- */
-export function failOnUncaught (): void {
-  let caught: unknown[] = []
-  const onError = (error: unknown): void => { caught.push(error) }
-  beforeEach(() => {
-    caught = []
-    process.prependListener('uncaughtException', onError)
-    process.prependListener('unhandledRejection', onError)
-  })
-  afterEach(async () => {
-    // Let late events of the test (closes, timers at 0) run before judging.
-    await sleep(20)
-    process.removeListener('uncaughtException', onError)
-    process.removeListener('unhandledRejection', onError)
-    if (caught.length > 0) {
-      throw new Error(`uncaught during the test: ${caught.map(e => (e as Error)?.stack ?? String(e)).join('\n')}`)
-    }
-  })
-}
+import { dial, listen, seededBytes, sha256, startRelay, within, type Relay, type RelayOptions } from 'test-support'
 
 // ---- two encrypted Wires ---------------------------------------------------------------------------------
 
@@ -164,7 +61,7 @@ export async function wirePair (options: PairOptions = {}): Promise<WirePair> {
       responder.wire.destroy()
       outgoing.destroy()
       incoming.destroy()
-      relay?.close()
+      void relay?.close()
     }
   }
 }
@@ -231,8 +128,8 @@ export async function fetchBlocks (wire: BittorrentWire, length: number, window 
  * other's through request/piece messages, both ways at once. Resolves with the hashes to compare.
  */
 export async function exchangeBlocks (pair: WirePair, bytesEachWay: number, ms = 15000): Promise<{ sent: [string, string], received: [string, string] }> {
-  const fromInitiator = testData(`initiator:${pair.infoHash}`, bytesEachWay)
-  const fromResponder = testData(`responder:${pair.infoHash}`, bytesEachWay)
+  const fromInitiator = seededBytes(bytesEachWay, `initiator:${pair.infoHash}`)
+  const fromResponder = seededBytes(bytesEachWay, `responder:${pair.infoHash}`)
   serveBlocks(pair.initiator.wire, fromInitiator)
   serveBlocks(pair.responder.wire, fromResponder)
   const [atResponder, atInitiator] = await within(Promise.all([
@@ -282,15 +179,6 @@ export async function streamPair (options: { initiator?: Partial<MseStreamOption
       incoming.destroy()
     }
   }
-}
-
-/**
- * Marks a promise that the test awaits later: if the test fails before getting there, its rejection must
- * not surface as an unhandled rejection on top of the real failure.
- */
-export function awaitedLater<T> (promise: Promise<T>): Promise<T> {
-  promise.catch(() => {})
-  return promise
 }
 
 /**

@@ -6,9 +6,8 @@ import { expect } from 'chai'
 import net from 'node:net'
 import { randomBytes, createHash } from 'node:crypto'
 import { createEncryptedWire, type MseOutcome } from '../src/index.js'
-import {
-  awaitedLater, bittorrentHandshake, closed, dial, exchangeBlocks, failOnUncaught, nextEvent, sleep, streamPair, testData, within, wirePair
-} from './helpers.js'
+import { bittorrentHandshake, exchangeBlocks, streamPair, wirePair } from './helpers.js'
+import { awaitedLater, closed, dial, failOnUncaught, nextEvent, seededBytes, sleep, within } from 'test-support'
 import { rawServer } from './peers.js'
 
 describe('destroy and close propagation', function () {
@@ -100,7 +99,7 @@ describe('destroy and close propagation', function () {
     try {
       await within(Promise.all([pair.initiator.handshake, pair.responder.handshake]), 10_000, 'outcomes')
       const total = 4 * 1024 * 1024
-      const data = testData('end', total)
+      const data = seededBytes(total, 'end')
       const hash = createHash('sha256')
       let received = 0
       pair.responder.on('data', (chunk: any) => {
@@ -230,7 +229,10 @@ describe('destroyed mid-handshake', function () {
       setup.connection.stream.on('handshake', (o: any) => { events.push(o as MseOutcome) })
       setup.connection.stream.destroy()
       setup.socket.emit('error', new Error('late error after destroy'))
-      await sleep(100)
+      // Whatever the late error could still set off has run once the stream and its socket have closed.
+      await closed(setup.connection.stream, 3000, 'the stream')
+      await closed(setup.socket, 3000, 'the socket')
+      await new Promise(resolve => setImmediate(resolve))
       expect(events).to.have.length(1)
       expect(events[0]!.error?.code).to.equal('aborted')
     } finally {

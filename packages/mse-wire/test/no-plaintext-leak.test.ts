@@ -8,9 +8,8 @@ import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { SkeyRegistry } from 'mse-core'
 import { createEncryptedWire, type EncryptedWire } from '../src/index.js'
-import { PLAINTEXT_HEADER, closed, contains, dial, failOnUncaught, listen, sleep, within } from './helpers.js'
+import { PLAINTEXT_HEADER, byteByByte, closed, contains, dial, failOnUncaught, listen, startRelay, within } from 'test-support'
 import { RawPeer, rawServer } from './peers.js'
-import { byteByByte, startRelay } from './relay.js'
 
 const STAGE_TIMEOUT_MS = 300
 
@@ -91,7 +90,8 @@ describe('required never writes a plaintext BitTorrent byte', function () {
         expect(outcome.error?.code).to.equal(responder.code)
         await closed(socket, 3000, 'our socket')
         await closed(connection.wire, 3000, 'our Wire')
-        await sleep(50) // anything still on its way through the relay
+        // The relay passes our close on to the peer only after capturing every byte we wrote before it.
+        await peer.closedByPeer(3000)
         const written = Buffer.concat(relay.captured.up)
         expect(written.length).to.be.greaterThan(0)
         expectNoPlaintext(written)
@@ -133,7 +133,7 @@ describe('required never writes a plaintext BitTorrent byte', function () {
         expect(outcome.error?.code).to.equal('plaintext-refused')
         await peer.closedByPeer(3000)
         await closed(connection.wire, 3000, 'the responder Wire')
-        await sleep(50)
+        // peer.closedByPeer: the relay closed our raw peer only after capturing all the responder wrote.
         const written = Buffer.concat(setup.relay.captured.down)
         expectNoPlaintext(written)
         expect(written.length, 'bytes the responder wrote').to.equal(0)
@@ -168,7 +168,9 @@ describe('required never writes a plaintext BitTorrent byte', function () {
       expect(() => createEncryptedWire(socket, { role: 'initiator', policy: 'required', infoHash: randomBytes(20).toString('hex'), connect: 'plaintext' }))
         .to.throw(TypeError, /required/)
       const peer = await within(server.accepted, 5000, 'the accepted socket')
-      await sleep(50)
+      // A flush marker: the peer sees our FIN only after every byte written before it.
+      socket.end()
+      await peer.closedByPeer(3000)
       expect(peer.received.length).to.equal(0)
     } finally {
       socket.destroy()

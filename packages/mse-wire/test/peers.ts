@@ -8,7 +8,8 @@ import net from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { InitiatorHandshake, ResponderHandshake, SkeyRegistry, type EncryptionPolicy, type SkeyLookup } from 'mse-core'
 import { createEncryptedWire, type EncryptedWire, type MseOutcome } from '../src/index.js'
-import { LOOPBACK, dial, fetchBlocks, listen, serveBlocks, sha256, testData, within } from './helpers.js'
+import { fetchBlocks, serveBlocks } from './helpers.js'
+import { LOOPBACK, dial, listen, seededBytes, sha256, within } from 'test-support'
 
 export interface MseServer {
   port: number
@@ -30,7 +31,7 @@ export async function startMseServer (options: { policy?: EncryptionPolicy, stag
     registry.add(infoHash)
     skeys = registry
   }
-  const data = testData(`server ${infoHash}`, 512 * 1024)
+  const data = seededBytes(512 * 1024, `server ${infoHash}`)
   const connections: EncryptedWire[] = []
   const outcomes = new Map<number, { outcome: Promise<MseOutcome & { at: number }>, acceptedAt: number }>()
   const waiting = new Map<number, (outcome: Promise<MseOutcome & { at: number }>) => void>()

@@ -7,9 +7,8 @@
 import { expect } from 'chai'
 import { ENCRYPTION_POLICIES, type EncryptionPolicy, type NegotiatedMethod } from 'mse-core'
 import type { MseOutcome } from '../src/index.js'
-import {
-  PLAINTEXT_HEADER, awaitedLater, bittorrentHandshake, closed, contains, exchangeBlocks, failOnUncaught, roomyPads, sleep, testData, within, wirePair
-} from './helpers.js'
+import { BLOCK_LENGTH, bittorrentHandshake, exchangeBlocks, fetchBlocks, roomyPads, wirePair } from './helpers.js'
+import { PLAINTEXT_HEADER, awaitedLater, closed, contains, failOnUncaught, seededBytes, within } from 'test-support'
 
 type Expected =
   | { connects: true, method: NegotiatedMethod }
@@ -76,8 +75,9 @@ describe('policy matrix over TCP (16 pairs)', function () {
             expect(received[0], 'initiator -> responder data').to.equal(sent[0])
             expect(received[1], 'responder -> initiator data').to.equal(sent[1])
             expectOnTheWire(pair.relay!.captured, want.method, pair.infoHash)
-            // The streams count exactly what crossed the wire (handshake and payload, as sent).
-            await sleep(50)
+            // The streams count exactly what crossed the wire (handshake and payload, as sent). A round trip
+            // each way first: everything either side wrote before it has then crossed the relay.
+            await within(Promise.all([fetchBlocks(pair.initiator.wire, BLOCK_LENGTH), fetchBlocks(pair.responder.wire, BLOCK_LENGTH)]), 5000, 'a round trip each way')
             const up = Buffer.concat(pair.relay!.captured.up).length
             const down = Buffer.concat(pair.relay!.captured.down).length
             expect([pair.initiator.stream.bytesSent, pair.initiator.stream.bytesReceived], 'initiator byte counts').to.deep.equal([up, down])
@@ -124,8 +124,8 @@ describe('policy matrix over TCP (16 pairs)', function () {
   function expectOnTheWire (captured: { up: Buffer[], down: Buffer[] }, method: NegotiatedMethod, infoHash: string): void {
     const up = Buffer.concat(captured.up)
     const down = Buffer.concat(captured.down)
-    const sampleUp = testData(`initiator:${infoHash}`, 4096).subarray(1000, 1064)
-    const sampleDown = testData(`responder:${infoHash}`, 4096).subarray(1000, 1064)
+    const sampleUp = seededBytes(4096, `initiator:${infoHash}`).subarray(1000, 1064)
+    const sampleDown = seededBytes(4096, `responder:${infoHash}`).subarray(1000, 1064)
     switch (method) {
       case 'rc4':
       case 'aes-128-ctr':

@@ -13,7 +13,7 @@ import net from 'node:net'
 import { randomBytes, randomInt } from 'node:crypto'
 import { SkeyRegistry } from 'mse-core'
 import { MseStream, lingeringConnections, type LingerOptions, type LingerReport, type MseOutcome } from '../src/index.js'
-import { failOnUncaught, listen, sleep, within } from './helpers.js'
+import { failOnUncaught, listen, until, within } from 'test-support'
 import { RawPeer } from './peers.js'
 
 const STAGE_MS = 400
@@ -136,7 +136,7 @@ const median = (values: number[]): number => [...values].sort((x, y) => x - y)[M
 
 async function waitForNoLingering (): Promise<void> {
   // Earlier tests' lingering connections end with their own (short) timers or socket closes.
-  await within((async () => { while (lingeringConnections() > 0) await sleep(20) })(), 10_000, 'earlier lingering connections to end')
+  await until(() => lingeringConnections() === 0, 10_000, 'earlier lingering connections to end')
 }
 
 describe('probe resistance: a failed responder handshake closes like one still waiting', function () {

@@ -6,11 +6,8 @@
  */
 import { expect } from 'chai'
 import type { EncryptionPolicy, NegotiatedMethod } from 'mse-core'
-import {
-  BLOCK_LENGTH, awaitedLater, bittorrentHandshake, exchangeBlocks, failOnUncaught, roomyPads, sha256, testData, within, wirePair,
-  type PairOptions
-} from './helpers.js'
-import { byteByByte, coalesce, rechunk, type RelayOptions } from './relay.js'
+import { BLOCK_LENGTH, bittorrentHandshake, exchangeBlocks, roomyPads, wirePair, type PairOptions } from './helpers.js'
+import { type RelayOptions, awaitedLater, byteByByte, coalesce, failOnUncaught, rechunk, seededBytes, sha256, within } from 'test-support'
 
 interface Case {
   name: string
@@ -118,7 +115,7 @@ describe('coalesced TCP: flight 4 and the first BitTorrent messages in one read'
         beforeWire ({ outgoing }) { outgoing.on('data', (chunk: Buffer) => chunksIn.push(chunk.length)) }
       })
       try {
-        const blocks = Array.from({ length: PIECES }, (_, i) => testData(`block ${i} ${pair.infoHash}`, BLOCK_LENGTH))
+        const blocks = Array.from({ length: PIECES }, (_, i) => seededBytes(BLOCK_LENGTH, `block ${i} ${pair.infoHash}`))
         // The responder answers the IA at once with its whole opening: all of it follows flight 4 within
         // the same turn of the event loop, so the relay merges it with flight 4.
         pair.responder.wire.once('handshake', (infoHash: any) => {

@@ -5,7 +5,8 @@
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import { SkeyRegistry } from 'mse-core'
-import { awaitedLater, bittorrentHandshake, closed, exchangeBlocks, failOnUncaught, within, wirePair } from './helpers.js'
+import { bittorrentHandshake, exchangeBlocks, wirePair } from './helpers.js'
+import { awaitedLater, closed, failOnUncaught, within } from 'test-support'
 
 describe('a responder serving 1,000 torrents', function () {
   this.timeout(20_000)

@@ -8,10 +8,9 @@
  */
 import { expect } from 'chai'
 import type { MseOutcome } from '../src/index.js'
-import {
-  PLAINTEXT_HEADER, bittorrentHandshake, closed, contains, failOnUncaught, roomyPads, within, wirePair
-} from './helpers.js'
-import type { RelayOptions, Shaper } from './relay.js'
+import { bittorrentHandshake, roomyPads, wirePair } from './helpers.js'
+import { PLAINTEXT_HEADER, closed, contains, failOnUncaught, within } from 'test-support'
+import type { RelayOptions, Shaper } from 'test-support'
 
 /** Flight 3: crypto_provide's last byte at 51, PadC (the offer) at 54. Flight 4: crypto_select's last byte at 11. */
 const PROVIDE_LAST_BYTE = 51
