@@ -6,7 +6,8 @@
  */
 import { expect } from 'chai'
 import WebTorrent from '../src/index.js'
-import { Fixtures, QUIET, addressOf, contentHash, done, download, seed, seededBytes, sha256, wiresOf } from './helpers.js'
+import { Fixtures, QUIET, addressOf, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { seededBytes, sha256 } from 'test-support'
 
 /** With AES on, a connection between two of ours runs RC4 only when a drawn pad was too short (~6%). */
 const ENCRYPTED = ['aes-128-ctr', 'rc4']

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url'
 export const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url))
 export const MAIN_TS = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url))
 export const BIN = fileURLToPath(new URL('../bin/webtorrent-mse.js', import.meta.url))
+/** Loopback only: no DHT, tracker, LSD or NAT mapping; an ephemeral HTTP server port. */
+export const QUIET_FLAGS = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '-p', '0']
 const TSX = import.meta.resolve('tsx')
 
 const children = new Set<CliProcess>()

@@ -10,9 +10,8 @@ import type { AddressInfo } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { displayAddress } from '../src/cli/peers.js'
-import { CliProcess, killAllChildren, runCli } from './cli-helpers.js'
+import { CliProcess, killAllChildren, runCli, QUIET_FLAGS } from './cli-helpers.js'
 
-const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '-p', '0']
 const NO_STACK = /\n\s+at /
 
 describe('webtorrent-mse: torrent ids, paths and what the user reads', function () {
@@ -59,14 +58,14 @@ describe('webtorrent-mse: torrent ids, paths and what the user reads', function 
 
   it('a .torrent URL answering 404: one line with the HTTP status, exit 1', async function () {
     const url = await serve(404, '<html><body>Not Found</body></html>')
-    const cli = await runCli(['download', url, ...LOOPBACK, '-o', path.join(tmp, 'from-404')], 30_000)
+    const cli = await runCli(['download', url, ...QUIET_FLAGS, '-o', path.join(tmp, 'from-404')], 30_000)
     expect(cli.exit.code, cli.describe()).to.equal(1)
     expect(cli.stderr).to.equal(`webtorrent-mse: cannot fetch ${url}: HTTP 404 Not Found\n`)
   })
 
   it('a URL answering 200 with something else than a .torrent: one line, exit 2', async function () {
     const url = await serve(200, '<html>not a torrent</html>')
-    const cli = await runCli(['download', url, ...LOOPBACK, '--json'], 30_000)
+    const cli = await runCli(['download', url, ...QUIET_FLAGS, '--json'], 30_000)
     expect(cli.exit.code, cli.describe()).to.equal(2)
     expect(cli.stderr).to.equal(`webtorrent-mse: not a valid .torrent file: ${url} did not answer with a .torrent file\n`)
     expect(cli.events()).to.deep.equal([{ event: 'error', code: 'invalid-torrent-file', message: cli.stderr.slice('webtorrent-mse: '.length).trim() }])
@@ -75,7 +74,7 @@ describe('webtorrent-mse: torrent ids, paths and what the user reads', function 
   it('a .torrent URL that works is fetched, and no "fetching metadata" is printed', async function () {
     const { torrent, infoHash } = await createTorrent('by-url.bin', 40_000)
     const url = await serve(200, await readFile(torrent))
-    const cli = new CliProcess(['download', url, ...LOOPBACK, '-o', path.join(tmp, 'by-url')])
+    const cli = new CliProcess(['download', url, ...QUIET_FLAGS, '-o', path.join(tmp, 'by-url')])
     await cli.waitFor('the torrent to be ready', () => /^downloading by-url\.bin/m.test(cli.stdout) ? true : undefined, 30_000)
     expect(cli.stdout).to.include(`info hash ${infoHash}`)
     expect(cli.stdout).to.not.include('fetching metadata')
@@ -90,7 +89,7 @@ describe('webtorrent-mse: torrent ids, paths and what the user reads', function 
     it(`-o into ${u.what}: one line, exit 1, no hang`, async function () {
       const { torrent, file } = await createTorrent(`unusable-${unusable.indexOf(u)}.bin`, 20_000)
       const out = u.out(file)
-      const cli = await runCli(['download', torrent, ...LOOPBACK, '-o', out], 20_000)
+      const cli = await runCli(['download', torrent, ...QUIET_FLAGS, '-o', out], 20_000)
       expect(cli.exit.code, cli.describe()).to.equal(1)
       const lines = cli.stderr.trim().split('\n')
       expect(lines, cli.describe()).to.have.length(1)
@@ -110,7 +109,7 @@ describe('webtorrent-mse: torrent ids, paths and what the user reads', function 
 
   it('seed file.torrent seeds the torrent\'s data (from -o), not the .torrent file', async function () {
     const { torrent, file, data, infoHash } = await createTorrent('seed-me.bin', 200_000)
-    const seeder = new CliProcess(['seed', torrent, '-o', path.dirname(file), ...LOOPBACK, '--json'])
+    const seeder = new CliProcess(['seed', torrent, '-o', path.dirname(file), ...QUIET_FLAGS, '--json'])
     const seeding = await seeder.waitForEvent('seeding', 30_000)
     expect(seeding.infoHash).to.equal(infoHash)
     const metadata = seeder.events().find(e => e.event === 'metadata')
@@ -118,18 +117,18 @@ describe('webtorrent-mse: torrent ids, paths and what the user reads', function 
     const port = seeder.events().find(e => e.event === 'listening')!.port
 
     const outDir = path.join(tmp, 'seeded-from-torrent')
-    const downloader = await runCli(['download', torrent, '--peer', `127.0.0.1:${port}`, ...LOOPBACK, '-o', outDir, '--json'], 60_000)
+    const downloader = await runCli(['download', torrent, '--peer', `127.0.0.1:${port}`, ...QUIET_FLAGS, '-o', outDir, '--json'], 60_000)
     expect(downloader.exit.code, downloader.describe()).to.equal(0)
     expect((await readFile(path.join(outDir, 'seed-me.bin'))).equals(data)).to.equal(true)
   })
 
   it('a resumed download reports what it received, and what was already on disk', async function () {
     const { torrent, file, data } = await createTorrent('resume.bin', 300_000)
-    const again = await runCli(['download', torrent, ...LOOPBACK, '-o', path.dirname(file), '--json'], 30_000)
+    const again = await runCli(['download', torrent, ...QUIET_FLAGS, '-o', path.dirname(file), '--json'], 30_000)
     expect(again.exit.code, again.describe()).to.equal(0)
     const done = again.events().find(e => e.event === 'done')
     expect(done).to.include({ received: 0, alreadyOnDisk: data.length, averageSpeed: 0 })
-    const human = await runCli(['download', torrent, ...LOOPBACK, '-o', path.dirname(file)], 30_000)
+    const human = await runCli(['download', torrent, ...QUIET_FLAGS, '-o', path.dirname(file)], 30_000)
     expect(human.stdout).to.match(/^ {2}downloaded\s+0 B in .* \(0 B\/s average\); 293 KiB was already on disk$/m)
     expect(human.stdout).to.not.match(NO_STACK)
   })

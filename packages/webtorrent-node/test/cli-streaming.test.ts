@@ -10,9 +10,8 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { CliProcess, MAIN_TS, killAllChildren, runCli } from './cli-helpers.js'
+import { CliProcess, MAIN_TS, killAllChildren, runCli, QUIET_FLAGS } from './cli-helpers.js'
 
-const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '-p', '0']
 const TSX = import.meta.resolve('tsx')
 /** Piece-aligned sizes (create-torrent picks 16 KiB pieces here), so no piece spans two files. */
 const SIZES = { 'a.bin': 4 * 16384, 'b.bin': 6 * 16384, 'c.bin': 12 * 16384 }
@@ -34,7 +33,7 @@ describe('webtorrent-mse streaming (HTTP server, --stdout, players, --select)', 
       files[name] = randomBytes(size)
       await writeFile(path.join(folder, name), files[name]!)
     }
-    seeder = new CliProcess(['seed', folder, '--json', ...LOOPBACK])
+    seeder = new CliProcess(['seed', folder, '--json', ...QUIET_FLAGS])
     const seeding = await seeder.waitForEvent('seeding', 30_000)
     magnet = seeding.magnet
     infoHash = seeding.infoHash
@@ -60,7 +59,7 @@ describe('webtorrent-mse streaming (HTTP server, --stdout, players, --select)', 
   }
 
   it('the HTTP server (-p) serves a file byte-exact, with range requests', async function () {
-    const downloader = cli(['download', magnet, '--peer', peer, ...LOOPBACK, '-o', path.join(tmp, 'http'), '--keep-seeding', '--json'])
+    const downloader = cli(['download', magnet, '--peer', peer, ...QUIET_FLAGS, '-o', path.join(tmp, 'http'), '--keep-seeding', '--json'])
     const server = await downloader.waitForEvent('server', 30_000)
     expect(server.url).to.match(/^http:\/\/127\.0\.0\.1:\d+\/webtorrent\/$/)
     expect(server.port).to.be.above(0)
@@ -82,7 +81,7 @@ describe('webtorrent-mse streaming (HTTP server, --stdout, players, --select)', 
   })
 
   it('--stdout pipes the selected file byte-exact (and nothing else on stdout), exit 0', async function () {
-    const child = spawn(process.execPath, ['--import', TSX, '--conditions=source', MAIN_TS, 'download', magnet, '--peer', peer, ...LOOPBACK, '--stdout', '-s', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--import', TSX, '--conditions=source', MAIN_TS, 'download', magnet, '--peer', peer, ...QUIET_FLAGS, '--stdout', '-s', '1'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const chunks: Buffer[] = []
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -107,7 +106,7 @@ fs.writeFileSync(${JSON.stringify(record)}, JSON.stringify(args))
 fetch(args[args.length - 1]).then(r => r.arrayBuffer()).then(b => { fs.writeFileSync(${JSON.stringify(fetched)}, Buffer.from(b)); process.exit(0) }, e => { console.error(e); process.exit(3) })
 `)
     await chmod(path.join(bin, 'mpv'), 0o755)
-    const downloader = cli(['download', magnet, '--peer', peer, ...LOOPBACK, '--mpv', '--player-args', '--volume=50 --fs', '--json'], { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` })
+    const downloader = cli(['download', magnet, '--peer', peer, ...QUIET_FLAGS, '--mpv', '--player-args', '--volume=50 --fs', '--json'], { PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}` })
     expect((await downloader.waitForExit(60_000)).code, downloader.describe()).to.equal(0)
     const streaming = downloader.events().find(e => e.event === 'streaming')
     // No --select: the largest file, as webtorrent-cli picks it.
@@ -120,13 +119,13 @@ fetch(args[args.length - 1]).then(r => r.arrayBuffer()).then(b => { fs.writeFile
   })
 
   it('a player that is not installed: one line, exit 1', async function () {
-    const result = await runCli(['download', magnet, '--peer', peer, ...LOOPBACK, '--smplayer'], 60_000, { env: { PATH: path.dirname(process.execPath) } })
+    const result = await runCli(['download', magnet, '--peer', peer, ...QUIET_FLAGS, '--smplayer'], 60_000, { env: { PATH: path.dirname(process.execPath) } })
     expect(result.exit.code, result.describe()).to.equal(1)
     expect(result.stderr.trim().split('\n').at(-1)).to.equal('webtorrent-mse: --smplayer: the player "smplayer" is not installed (or not on PATH)')
   })
 
   it('-s alone lists the files with their indexes and exits 0', async function () {
-    const result = await runCli(['download', magnet, '--peer', peer, ...LOOPBACK, '-s', '-o', path.join(tmp, 'list')], 60_000)
+    const result = await runCli(['download', magnet, '--peer', peer, ...QUIET_FLAGS, '-s', '-o', path.join(tmp, 'list')], 60_000)
     expect(result.exit.code, result.describe()).to.equal(0)
     expect(result.stdout).to.match(/^ {2}0 {3}album\/a\.bin \(64\.0 KiB\)$/m)
     expect(result.stdout).to.match(/^ {2}2 {3}album\/c\.bin \(192 KiB\)$/m)
@@ -134,7 +133,7 @@ fetch(args[args.length - 1]).then(r => r.arrayBuffer()).then(b => { fs.writeFile
 
   it('--select downloads only the chosen file', async function () {
     const out = path.join(tmp, 'select')
-    const result = await runCli(['download', magnet, '--peer', peer, ...LOOPBACK, '--select', '1', '-o', out, '--json'], 60_000)
+    const result = await runCli(['download', magnet, '--peer', peer, ...QUIET_FLAGS, '--select', '1', '-o', out, '--json'], 60_000)
     expect(result.exit.code, result.describe()).to.equal(0)
     expect(await readdir(path.join(out, 'album'))).to.deep.equal(['b.bin'])
     expect((await readFile(path.join(out, 'album', 'b.bin'))).equals(files['b.bin']!)).to.equal(true)

@@ -12,13 +12,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { BIN, CliProcess, killAllChildren } from './cli-helpers.js'
+import { BIN, CliProcess, killAllChildren, QUIET_FLAGS } from './cli-helpers.js'
 
 const exec = promisify(execFile)
 /** One tmux server per test (its own socket), killed after it. */
 let socket = ''
-const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '-p', '0']
-
 async function tmux (...args: string[]): Promise<string> {
   const { stdout } = await exec('tmux', ['-L', socket, ...args], { timeout: 10_000 })
   return stdout
@@ -56,7 +54,7 @@ describe('webtorrent-mse in a real terminal (tmux)', function () {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'webtorrent-mse-tty-'))
     const source = path.join(tmp, 'slow.bin')
     await writeFile(source, randomBytes(8 * 1024 * 1024))
-    seeder = new CliProcess(['seed', source, '--json', '--encryption', 'required', ...LOOPBACK])
+    seeder = new CliProcess(['seed', source, '--json', '--encryption', 'required', ...QUIET_FLAGS])
     const seeding = await seeder.waitForEvent('seeding', 30_000)
     magnet = seeding.magnet
     port = seeding.port
@@ -77,7 +75,7 @@ describe('webtorrent-mse in a real terminal (tmux)', function () {
    */
   async function startInPane (name: string, extra: string[], redirect = ''): Promise<{ exitFile: string }> {
     const exitFile = path.join(tmp, `${name}.exit`)
-    const args = ['download', magnet, '--peer', `127.0.0.1:${port}`, ...LOOPBACK, '--encryption', 'required', '-o', path.join(tmp, name), '-d', '200', ...extra]
+    const args = ['download', magnet, '--peer', `127.0.0.1:${port}`, ...QUIET_FLAGS, '--encryption', 'required', '-o', path.join(tmp, name), '-d', '200', ...extra]
     // Bounded even if this test process dies before its afterEach: timeout ends the CLI after 180 s
     // (--foreground keeps it in the terminal's process group, so Ctrl-C reaches it), the pane after 60 s more.
     const command = `timeout --foreground 180 ${[process.execPath, BIN, ...args].map(quote).join(' ')}${redirect}; echo $? > ${quote(exitFile)}; sleep 60`

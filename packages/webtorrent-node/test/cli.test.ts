@@ -9,12 +9,11 @@ import os from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
 import { main } from '../src/cli/main.js'
-import { CliProcess, PACKAGE_DIR, killAllChildren, runCli } from './cli-helpers.js'
+import { CliProcess, PACKAGE_DIR, killAllChildren, runCli, QUIET_FLAGS } from './cli-helpers.js'
 
 /** The payload ciphers between two webtorrent-mse processes (AES-128-CTR unless a drawn pad was too short). */
 const ENCRYPTED = ['aes-128-ctr', 'rc4']
 
-const LOOPBACK = ['--no-dht', '--no-tracker', '--no-lsd', '--no-nat', '-p', '0']
 const VERSION: string = JSON.parse(await readFile(path.join(PACKAGE_DIR, 'package.json'), 'utf8')).version
 
 function sink (): Writable & { text: string } {
@@ -109,7 +108,7 @@ describe('webtorrent-mse CLI', function () {
 
     for (const device of ['airplay', 'chromecast', 'dlna', 'xbmc']) {
       it(`--${device}: one line saying why it is not available, exit 1`, async function () {
-        const cli = await runCli(['0123456789abcdef0123456789abcdef01234567', `--${device}`, ...LOOPBACK], 20_000)
+        const cli = await runCli(['0123456789abcdef0123456789abcdef01234567', `--${device}`, ...QUIET_FLAGS], 20_000)
         expect(cli.exit.code, cli.describe()).to.equal(1)
         expect(cli.stderr).to.match(new RegExp(`^webtorrent-mse: --${device} is not available: it needs the [a-z-]+ package, which is unmaintained and not installed with webtorrent-mse; use a local player .*\n$`))
       })
@@ -177,7 +176,7 @@ describe('webtorrent-mse CLI', function () {
       const data = randomBytes(3 * 1024 * 1024 + 12_345)
       await writeFile(source, data)
 
-      const seeder = new CliProcess(['seed', source, '--json', '--encryption', 'required', ...LOOPBACK])
+      const seeder = new CliProcess(['seed', source, '--json', '--encryption', 'required', ...QUIET_FLAGS])
       const seeding = await seeder.waitForEvent('seeding', 30_000)
       expect(seeding.port).to.be.a('number').above(0)
       expect(seeding.magnet).to.match(/^magnet:\?xt=urn:btih:[0-9a-f]{40}/)
@@ -214,7 +213,7 @@ describe('webtorrent-mse CLI', function () {
 
       // A second download, human and --quiet: only the result line.
       const quietDir = path.join(tmp, 'download-quiet')
-      const quiet = await runCli(['download', seeding.magnet, '--peer', `127.0.0.1:${seeding.port}`, ...LOOPBACK, '--encryption', 'required', '-q', '-o', quietDir], 60_000)
+      const quiet = await runCli(['download', seeding.magnet, '--peer', `127.0.0.1:${seeding.port}`, ...QUIET_FLAGS, '--encryption', 'required', '-q', '-o', quietDir], 60_000)
       expect(quiet.exit.code, quiet.describe()).to.equal(0)
       expect(quiet.lines(), quiet.describe()).to.have.length(1)
       expect(quiet.lines()[0]).to.match(new RegExp(`^done: ${path.join(quietDir, 'payload.bin').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(`))
@@ -222,7 +221,7 @@ describe('webtorrent-mse CLI', function () {
 
       // A third, human with --verbose: one line per peer connection with its encryption (the default
       // human output shows only the counts).
-      const verbose = await runCli(['download', seeding.magnet, '--peer', `127.0.0.1:${seeding.port}`, ...LOOPBACK, '--encryption', 'required', '--verbose', '-o', path.join(tmp, 'download-verbose')], 60_000)
+      const verbose = await runCli(['download', seeding.magnet, '--peer', `127.0.0.1:${seeding.port}`, ...QUIET_FLAGS, '--encryption', 'required', '--verbose', '-o', path.join(tmp, 'download-verbose')], 60_000)
       expect(verbose.exit.code, verbose.describe()).to.equal(0)
       expect(verbose.stdout, verbose.describe()).to.match(new RegExp(`^connected to 127\\.0\\.0\\.1:${seeding.port as number} over (TCP|uTP): (rc4|aes-128-ctr) \\(MSE`, 'm'))
       expect(quiet.stdout).to.not.match(/^connected to /m)
@@ -249,10 +248,10 @@ describe('webtorrent-mse CLI', function () {
       it(`a ${m.downloader} downloader and a ${m.seeder} seeder: explained within 10 s, then exit 1`, async function () {
         const source = path.join(tmp, `refused-${m.seeder}.bin`)
         await writeFile(source, randomBytes(100_000))
-        const seeder = new CliProcess(['seed', source, '--json', '--encryption', m.seeder, ...LOOPBACK])
+        const seeder = new CliProcess(['seed', source, '--json', '--encryption', m.seeder, ...QUIET_FLAGS])
         const seeding = await seeder.waitForEvent('seeding', 30_000)
         const address = `127.0.0.1:${seeding.port}`
-        const args = ['download', seeding.magnet, '--peer', address, ...LOOPBACK, '--encryption', m.downloader, '-o', path.join(tmp, `refused-${m.downloader}`)]
+        const args = ['download', seeding.magnet, '--peer', address, ...QUIET_FLAGS, '--encryption', m.downloader, '-o', path.join(tmp, `refused-${m.downloader}`)]
         const json = new CliProcess([...args, '--json'])
         await json.waitForEvent('infoHash', 20_000)
         const failed = await json.waitForEvent('connection-failed', 10_000)

@@ -9,9 +9,8 @@
  */
 import net from 'node:net'
 import { expect } from 'chai'
-import {
-  Fixtures, LOOPBACK, addressOf, completesWithin, contentHash, done, download, seed, seededBytes, sha256, until, within
-} from './helpers.js'
+import { Fixtures, addressOf, completesWithin, contentHash, done, download, seed } from './helpers.js'
+import { LOOPBACK, seededBytes, sha256, until, within } from 'test-support'
 
 interface FakePeer {
   port: number
@@ -60,7 +59,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
     socket.resume()
     await until(() => seeder.mseStats.errors['degenerate-key'] === 1, 5000, 'the failure to be counted')
     expect(socket.destroyed, 'still open right after the failure').to.equal(false)
-    await within(5000, 'our side to close the connection', closed)
+    await within(closed, 5000, 'our side to close the connection')
   })
 
   it('destroying the client closes a connection that lingers after a failed handshake', async () => {
@@ -72,7 +71,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
     socket.resume()
     await until(() => seeder.mseStats.errors['degenerate-key'] === 1, 5000, 'the failure to be counted')
     await new Promise<void>(resolve => seeder.destroy(() => resolve()))
-    await within(3000, 'the lingering connection to close with the client', closed)
+    await within(closed, 3000, 'the lingering connection to close with the client')
   })
 
   it('an outgoing handshake that fails is closed by us (initiator side) [fails: held write blocks _destroy]', async () => {
@@ -80,7 +79,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
     const downloader = await fx.ours('required')
     download(downloader, `magnet:?xt=urn:btih:${seededBytes(20, 61).toString('hex')}`, [`${LOOPBACK}:${peer.port}`])
     await until(() => (downloader.mseStats.errors['degenerate-key'] ?? 0) >= 1, 5000, 'degenerate-key')
-    await within(3000, 'our side to close the connection after degenerate-key', peer.firstClosed)
+    await within(peer.firstClosed, 3000, 'our side to close the connection after degenerate-key')
   })
 
   it('destroying the client mid-handshake closes the socket [fails: held write blocks _destroy]', async () => {
@@ -89,7 +88,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
     download(downloader, `magnet:?xt=urn:btih:${seededBytes(20, 62).toString('hex')}`, [`${LOOPBACK}:${peer.port}`])
     await until(() => peer.accepted === 1 && downloader.mseStats.attempts.mse === 1, 5000, 'our MSE attempt')
     await new Promise<void>(resolve => downloader.destroy(() => resolve()))
-    await within(3000, 'the socket to close after client.destroy()', peer.firstClosed)
+    await within(peer.firstClosed, 3000, 'the socket to close after client.destroy()')
   })
 
   it('a refused MSE attempt frees the peer, so webtorrent\'s reconnect dials it again [fails: the Peer is never destroyed]', async () => {

@@ -13,9 +13,8 @@ import { mseStateOf } from '../src/client-state.js'
 import { collectEvidence, cryptoPeers } from '../src/patch/evidence.js'
 import { PeerMemory } from '../src/pool/peer-memory.js'
 import { emptyStats } from '../src/stats.js'
-import {
-  Fixtures, LOOPBACK, PLAINTEXT_HEADER, RecordingRelay, contentHash, done, download, fakeTracker, seed, seededBytes, sha256, within
-} from './helpers.js'
+import { Fixtures, contentHash, done, download, fakeTracker, seed } from './helpers.js'
+import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, startRelay, within } from 'test-support'
 
 const compact = (ip: string, port: number): Buffer => Buffer.from([...ip.split('.').map(Number), port >> 8, port & 0xff])
 
@@ -62,7 +61,7 @@ describe('evidence that a peer speaks MSE', () => {
     const seen = new Promise(resolve => us.once('extended', resolve))
     us.once('handshake', () => us.handshake(infoHash, randomBytes(20).toString('hex'), { dht: false }))
     them.handshake(infoHash, randomBytes(20).toString('hex'), { dht: false })
-    await within(5000, "the peer's extended handshake", seen)
+    await within(seen, 5000, "the peer's extended handshake")
     expect(state.memory.get('10.2.2.2:51413').evidence).to.equal('extended-handshake')
     expect(state.memory.get('10.2.2.2:40000')).to.deep.equal({})
     them.destroy()
@@ -95,8 +94,7 @@ describe('evidence-based fallback: an on-path relay resets our first MSE attempt
       const seeder = await fx.ours('preferred')
       const data = seededBytes(128 * 1024, evidence ? 71 : 72)
       const seeded = await seed(seeder, data)
-      const relay = new RecordingRelay(seeder.address().port, LOOPBACK, { resetFirst: 1 })
-      await relay.start()
+      const relay = await startRelay(seeder.address().port, { resetFirst: 1 })
       fx.onCleanup(async () => await relay.close())
       // The tracker hands out the relay's address, with crypto_flags 1 (supportcrypto) or 0.
       const tracker = await fakeTracker(Buffer.from(bencode.encode({

@@ -6,7 +6,8 @@
 import net from 'node:net'
 import { expect } from 'chai'
 import { floodConnection } from './flood.js'
-import { CrashGuard, Fixtures, addressOf, contentHash, done, download, portOf, seed, seededBytes, sha256, until, within } from './helpers.js'
+import { Fixtures, addressOf, contentHash, done, download, portOf, seed } from './helpers.js'
+import { CrashGuard, seededBytes, sha256, until, within } from 'test-support'
 
 /** A raw connection from `localAddress` that sends nothing until told to. */
 function silentConnection (port: number, localAddress: string): { socket: net.Socket, closed: Promise<number> } {
@@ -36,13 +37,13 @@ describe('incoming handshake budget', function () {
     const held = [0, 1, 2].map(() => silentConnection(port, '127.0.0.3'))
     fx.onCleanup(() => { for (const { socket } of held) socket.destroy() })
     // Two are admitted and wait for a key (30 s stage timeout); the third is closed at once.
-    const bytesOfRefused = await within(10_000, 'the connection over the cap to be closed', Promise.race(held.map(h => h.closed)))
+    const bytesOfRefused = await within(Promise.race(held.map(h => h.closed)), 10_000, 'the connection over the cap to be closed')
     expect(bytesOfRefused).to.equal(0)
     expect(seeder.mseStats.budget).to.deep.include({ admitted: 2, inFlight: 2 })
     expect(seeder.mseStats.budget.refused).to.deep.equal({ 'global-cap': 0, 'address-cap': 1, 'address-rate': 0 })
 
     // Another address is admitted and answered (its key costs us the DH work the budget meters).
-    const other = await within(10_000, 'a flood connection from 127.0.0.4', floodConnection({ port, localAddress: '127.0.0.4' }))
+    const other = await within(floodConnection({ port, localAddress: '127.0.0.4' }), 10_000, 'a flood connection from 127.0.0.4')
     expect(other.answered).to.equal(true)
     expect(seeder.mseStats.errors['sync-not-found']).to.equal(1)
 
@@ -57,7 +58,7 @@ describe('incoming handshake budget', function () {
     await seed(seeder, seededBytes(64 * 1024, 2))
     const results = []
     for (let i = 0; i < 5; i++) {
-      results.push(await within(10_000, `flood connection ${i}`, floodConnection({ port: portOf(seeder), localAddress: '127.0.0.5' })))
+      results.push(await within(floodConnection({ port: portOf(seeder), localAddress: '127.0.0.5' }), 10_000, `flood connection ${i}`))
     }
     expect(results.map(r => r.answered)).to.deep.equal([true, true, true, false, false])
     expect(results.slice(3).map(r => r.bytesReceived)).to.deep.equal([0, 0])
@@ -72,7 +73,7 @@ describe('incoming handshake budget', function () {
     const port = portOf(seeder)
     const held = ['127.0.0.6', '127.0.0.7', '127.0.0.8', '127.0.0.9'].map(address => silentConnection(port, address))
     fx.onCleanup(() => { for (const { socket } of held) socket.destroy() })
-    const bytesOfRefused = await within(10_000, 'the connection over the global cap to be closed', Promise.race(held.map(h => h.closed)))
+    const bytesOfRefused = await within(Promise.race(held.map(h => h.closed)), 10_000, 'the connection over the global cap to be closed')
     expect(bytesOfRefused).to.equal(0)
     expect(seeder.mseStats.budget).to.deep.include({ admitted: 3, inFlight: 3, peakInFlight: 3 })
     expect(seeder.mseStats.budget.refused['global-cap']).to.equal(1)
@@ -106,7 +107,7 @@ describe('incoming handshake budget', function () {
       downloading = false
     }
     expect(await contentHash(torrent)).to.equal(sha256(data))
-    await within(30_000, 'the flood to stop', flooding)
+    await within(flooding, 30_000, 'the flood to stop')
 
     const { budget, connected, errors } = seeder.mseStats
     expect(connected.rc4).to.be.at.least(1)

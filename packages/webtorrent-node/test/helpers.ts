@@ -1,16 +1,15 @@
 /**
- * Shared fixtures for webtorrent-node's tests: clients on loopback with every discovery mechanism off,
- * in-memory seeding and downloading, bounded waits, SHA-256 checks and a byte-recording TCP relay.
+ * webtorrent-node's own test fixtures: clients on loopback with every discovery mechanism off, in-memory
+ * seeding and downloading, a fake tracker. The generic helpers (bounded waits, seeded bytes, the recording
+ * relay, the crash guard) are in test-support.
  */
-import net from 'node:net'
+import type net from 'node:net'
 import http from 'node:http'
-import { createHash } from 'node:crypto'
 import MemoryChunkStore from 'memory-chunk-store'
 import UpstreamWebTorrent from 'webtorrent'
 import WebTorrent from '../src/index.js'
 import { LOOPBACK_ONLY, type EncryptionPolicy } from '../src/index.js'
-
-export const LOOPBACK = '127.0.0.1'
+import { LOOPBACK, sha256, within } from 'test-support'
 
 /** No tracker, DHT, LSD, NAT mapping, PEX or web seeds; TCP only: the package's own preset. */
 export const QUIET = LOOPBACK_ONLY
@@ -73,7 +72,7 @@ export class Fixtures {
 
 export async function listening (client: any): Promise<void> {
   if (client.listening) return
-  await within(5000, 'client listening', new Promise<void>(resolve => client.once('listening', resolve)))
+  await within(new Promise<void>(resolve => client.once('listening', resolve)), 5000, 'client listening')
 }
 
 export function portOf (client: any): number {
@@ -86,31 +85,14 @@ export function addressOf (client: any): string {
   return `${LOOPBACK}:${portOf(client)}`
 }
 
-/** Deterministic bytes (xorshift32), so every run moves the same data. */
-export function seededBytes (length: number, seed: number): Buffer {
-  const out = Buffer.allocUnsafe(length)
-  let x = (seed >>> 0) || 0x9e3779b9
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    out[i] = x & 0xff
-  }
-  return out
-}
-
-export function sha256 (data: Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex')
-}
-
 let nameCounter = 0
 
 /** Seeds one in-memory file; resolves once the torrent is ready to serve. */
 export async function seed (client: any, data: Buffer, name = `file-${process.pid}-${++nameCounter}.bin`): Promise<any> {
-  return await within(10_000, `seeding ${name}`, new Promise<any>((resolve, reject) => {
+  return await within(new Promise<any>((resolve, reject) => {
     const torrent = client.seed(data, { name, store: MemoryChunkStore, announce: [], pieceLength: 16 * 1024 }, (t: any) => resolve(t))
     torrent.once('error', reject)
-  }))
+  }), 10_000, `seeding ${name}`)
 }
 
 /**
@@ -128,10 +110,10 @@ export function download (client: any, torrentId: any, peers: string[], extra: R
 /** Resolves when the torrent has all its data (rejects after `ms`). */
 export async function done (torrent: any, ms = 15_000): Promise<void> {
   if (torrent.done) return
-  await within(ms, `download of ${torrent.name ?? torrent.infoHash}`, new Promise<void>((resolve, reject) => {
+  await within(new Promise<void>((resolve, reject) => {
     torrent.once('done', resolve)
     torrent.once('error', reject)
-  }))
+  }), ms, `download of ${torrent.name ?? torrent.infoHash}`)
 }
 
 /** SHA-256 of a single-file torrent's content as stored. */
@@ -151,133 +133,9 @@ export async function completesWithin (torrent: any, ms: number): Promise<boolea
   }
 }
 
-export async function within<T> (ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms)
-  })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
-/** Polls `condition` every 20 ms until it holds (rejects after `ms`). */
-export async function until (condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
-export async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
-}
-
 /** The torrent's open wires that finished the BitTorrent handshake. */
 export function wiresOf (torrent: any): any[] {
   return [...(torrent.wires ?? [])]
-}
-
-export const PLAINTEXT_HEADER = Buffer.from([19, ...Buffer.from('BitTorrent protocol')])
-
-export interface RelayedConnection {
-  /** Bytes from the dialling side to the target. */
-  up: Buffer[]
-  /** Bytes from the target back to the dialling side. */
-  down: Buffer[]
-  closed: boolean
-}
-
-/**
- * A TCP relay on 127.0.0.1 that forwards every connection to `targetPort` and records what crosses it,
- * per connection and per direction: what a capture on the wire would show.
- */
-export class RecordingRelay {
-  readonly connections: RelayedConnection[] = []
-  private server: net.Server | undefined
-  private readonly sockets = new Set<net.Socket>()
-  port = 0
-
-  /**
-   * `resetFirst`: the first N connections are reset (TCP RST) as soon as the dialler sends its first
-   * bytes, before anything reaches the target: an on-path downgrade attempt against MSE.
-   */
-  constructor (private readonly targetPort: number, private readonly targetHost = LOOPBACK, private readonly options: { resetFirst?: number } = {}) {}
-
-  async start (): Promise<number> {
-    this.server = net.createServer(incoming => {
-      const record: RelayedConnection = { up: [], down: [], closed: false }
-      this.connections.push(record)
-      if (this.connections.length <= (this.options.resetFirst ?? 0)) {
-        incoming.on('error', () => {})
-        incoming.once('data', chunk => {
-          record.up.push(Buffer.from(chunk))
-          record.closed = true
-          incoming.resetAndDestroy()
-        })
-        return
-      }
-      const outgoing = net.connect(this.targetPort, this.targetHost)
-      for (const socket of [incoming, outgoing]) {
-        this.sockets.add(socket)
-        socket.on('error', () => {})
-        socket.on('close', () => {
-          this.sockets.delete(socket)
-          record.closed = true
-          incoming.destroy()
-          outgoing.destroy()
-        })
-      }
-      incoming.on('data', chunk => { record.up.push(Buffer.from(chunk)); outgoing.write(chunk) })
-      outgoing.on('data', chunk => { record.down.push(Buffer.from(chunk)); incoming.write(chunk) })
-      incoming.on('end', () => outgoing.end())
-      outgoing.on('end', () => incoming.end())
-    })
-    await new Promise<void>(resolve => this.server!.listen(0, LOOPBACK, resolve))
-    this.port = (this.server.address() as net.AddressInfo).port
-    return this.port
-  }
-
-  get address (): string {
-    return `${LOOPBACK}:${this.port}`
-  }
-
-  upBytes (i: number): Buffer {
-    return Buffer.concat(this.connections[i]!.up)
-  }
-
-  downBytes (i: number): Buffer {
-    return Buffer.concat(this.connections[i]!.down)
-  }
-
-  /** Whether any connection, in either direction, carried a plaintext BitTorrent handshake header. */
-  sawPlaintextHeader (): boolean {
-    return this.connections.some((_c, i) => this.upBytes(i).includes(PLAINTEXT_HEADER) || this.downBytes(i).includes(PLAINTEXT_HEADER))
-  }
-
-  async close (): Promise<void> {
-    for (const socket of this.sockets) socket.destroy()
-    await new Promise<void>(resolve => this.server ? this.server.close(() => resolve()) : resolve())
-  }
-}
-
-/** Records 'uncaughtException' and 'unhandledRejection' while installed. */
-export class CrashGuard {
-  readonly errors: unknown[] = []
-  private readonly onError = (error: unknown): void => { this.errors.push(error) }
-
-  install (): void {
-    process.on('uncaughtException', this.onError)
-    process.on('unhandledRejection', this.onError)
-  }
-
-  uninstall (): void {
-    process.removeListener('uncaughtException', this.onError)
-    process.removeListener('unhandledRejection', this.onError)
-  }
 }
 
 /** An HTTP tracker on 127.0.0.1 that records each announce's query and answers with `response` (bencoded). */

@@ -15,10 +15,8 @@ import { createDiffieHellman, createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
 import { DH_PRIME_HEX } from 'mse-core'
-import {
-  CrashGuard, Fixtures, LOOPBACK, addressOf, contentHash, done, download, portOf, seed, seededBytes, sha256, until,
-  within
-} from './helpers.js'
+import { Fixtures, addressOf, contentHash, done, download, portOf, seed } from './helpers.js'
+import { LOOPBACK, CrashGuard, seededBytes, sha256, until, within } from 'test-support'
 
 const P = BigInt('0x' + DH_PRIME_HEX)
 const STAGE_TIMEOUT_MS = 1500
@@ -49,10 +47,10 @@ class Attacker {
     this.socket.on('error', () => {})
     this.socket.on('data', chunk => { this.received = Buffer.concat([this.received, chunk]) })
     this.closed = new Promise(resolve => this.socket.once('close', () => resolve()))
-    this.connected = within(5000, 'the TCP connection', new Promise((resolve, reject) => {
+    this.connected = within(new Promise((resolve, reject) => {
       this.socket.once('connect', () => resolve())
       this.socket.once('error', reject)
-    }))
+    }), 5000, 'the TCP connection')
   }
 
   async waitFor (bytes: number): Promise<void> {
@@ -61,7 +59,7 @@ class Attacker {
 
   /** Resolves when the client under test closed the connection (bounded). */
   async closedByPeer (ms = 5000): Promise<void> {
-    await within(ms, 'the client to close the connection', this.closed)
+    await within(this.closed, ms, 'the client to close the connection')
   }
 }
 
@@ -292,14 +290,14 @@ describe('hostile input', function () {
       let stderr = ''
       child.stderr!.on('data', chunk => { stderr += String(chunk) })
       const exit = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-      const port = await within(10_000, 'the upstream child to listen', new Promise<number>((resolve, reject) => {
+      const port = await within(new Promise<number>((resolve, reject) => {
         let out = ''
         child.stdout!.on('data', chunk => {
           out += String(chunk)
           if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]!).port)
         })
         child.once('exit', code => reject(new Error(`upstream child exited early (${code}): ${stderr}`)))
-      }))
+      }), 10_000, 'the upstream child to listen')
       return { child, port, exit, stderr: () => stderr }
     }
 
@@ -309,7 +307,7 @@ describe('hostile input', function () {
         const attacker = new Attacker(upstream.port)
         await attacker.connected
         attacker.socket.write(Buffer.alloc(96))
-        const code = await within(10_000, 'the upstream child to die', upstream.exit)
+        const code = await within(upstream.exit, 10_000, 'the upstream child to die')
         expect(code).to.not.equal(0)
         expect(upstream.stderr()).to.match(/ERR_CRYPTO_INVALID_KEYLEN|Supplied key is too small/)
       })

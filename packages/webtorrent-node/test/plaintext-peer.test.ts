@@ -5,10 +5,8 @@
  * 127.0.0.1, so the assertions about plaintext are about the bytes that actually crossed the wire.
  */
 import { expect } from 'chai'
-import {
-  Fixtures, PLAINTEXT_HEADER, RecordingRelay, completesWithin, contentHash, done, download, seed, seededBytes, sha256,
-  until, wiresOf
-} from './helpers.js'
+import { Fixtures, completesWithin, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { PLAINTEXT_HEADER, seededBytes, sha256, startRelay, until } from 'test-support'
 
 const SIZE = 512 * 1024 + 77
 const REFUSAL_BOUND_MS = 2500
@@ -31,8 +29,7 @@ describe('against a plaintext-only peer', function () {
         const second = seededBytes(SIZE, 22)
         const seedingFirst = await seed(seeder, first)
         const seedingSecond = await seed(seeder, second)
-        const relay = new RecordingRelay(seeder.address().port)
-        await relay.start()
+        const relay = await startRelay(seeder.address().port)
         fx.onCleanup(() => relay.close())
 
         const downloader = await fx.ours('preferred')
@@ -73,8 +70,7 @@ describe('against a plaintext-only peer', function () {
         const seeder = await make(fx)
         const data = seededBytes(SIZE, 23)
         const seeding = await seed(seeder, data)
-        const relay = new RecordingRelay(seeder.address().port)
-        await relay.start()
+        const relay = await startRelay(seeder.address().port)
         fx.onCleanup(() => relay.close())
 
         const downloader = await fx.ours('required')

@@ -15,9 +15,8 @@
  */
 import { expect } from 'chai'
 import type { EncryptionPolicy } from '../src/index.js'
-import {
-  Fixtures, POLICIES, addressOf, completesWithin, contentHash, done, download, seed, seededBytes, sha256, until, wiresOf
-} from './helpers.js'
+import { Fixtures, POLICIES, addressOf, completesWithin, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { seededBytes, sha256, until } from 'test-support'
 
 type Method = 'rc4' | 'plaintext-after-mse' | 'plaintext'
 

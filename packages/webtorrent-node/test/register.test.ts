@@ -14,7 +14,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
 import type { EncryptionPolicy } from '../src/index.js'
-import { Fixtures, addressOf, seed, seededBytes, sha256, within } from './helpers.js'
+import { Fixtures, addressOf, seed } from './helpers.js'
+import { seededBytes, sha256, within } from 'test-support'
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url))
 const program = fileURLToPath(new URL('./fixtures/plain-downloader.mjs', import.meta.url))
@@ -58,7 +59,7 @@ async function runPlainProgram (args: { register?: string, preload?: string, sec
   let stderr = ''
   child.stdout.on('data', chunk => { stdout += String(chunk) })
   child.stderr.on('data', chunk => { stderr += String(chunk) })
-  const code = await within(25_000, 'the plain webtorrent program', new Promise<number | null>(resolve => child.once('exit', resolve)))
+  const code = await within(new Promise<number | null>(resolve => child.once('exit', resolve)), 25_000, 'the plain webtorrent program')
     .finally(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const line = stdout.trim().split('\n').pop() ?? ''
   let report: any

@@ -5,9 +5,8 @@
  * metadata (only its info hash is known) and a torrent removed from the client.
  */
 import { expect } from 'chai'
-import {
-  Fixtures, addressOf, completesWithin, contentHash, done, download, seed, seededBytes, sha256, until, wiresOf
-} from './helpers.js'
+import { Fixtures, addressOf, completesWithin, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { seededBytes, sha256, until } from 'test-support'
 
 const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
 

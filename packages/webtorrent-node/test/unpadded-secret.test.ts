@@ -11,7 +11,8 @@ import {
   ResponderHandshake, SkeyRegistry, nodeCryptoProvider, KEY_LENGTH, PRIVATE_KEY_LENGTH,
   type CryptoProvider, type HandshakeStep
 } from 'mse-core'
-import { Fixtures, LOOPBACK, PLAINTEXT_HEADER, contentHash, done, download, seed, seededBytes, sha256, until, wiresOf } from './helpers.js'
+import { Fixtures, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, until } from 'test-support'
 
 const SIZE = 256 * 1024 + 5
 const REQ3 = Buffer.from('req3')

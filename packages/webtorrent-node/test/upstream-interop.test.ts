@@ -22,10 +22,8 @@ import net from 'node:net'
 import { expect } from 'chai'
 import Wire from 'bittorrent-protocol'
 import type { EncryptionPolicy } from '../src/index.js'
-import {
-  Fixtures, LOOPBACK, PLAINTEXT_HEADER, addressOf, completesWithin, contentHash, done, download, seed, seededBytes,
-  sha256, until, wiresOf
-} from './helpers.js'
+import { Fixtures, addressOf, completesWithin, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, until } from 'test-support'
 
 type Method = 'rc4' | 'plaintext-after-mse' | 'plaintext'
 type Outcome = { method: Method, fallback?: boolean } | { refused: string }
