@@ -83,10 +83,11 @@ describe('dial plan: fallbackMode', () => {
     expect(cases).to.equal(576)
   })
 
-  it('invariants over every combination: required never falls back to plaintext, disabled never to MSE, never twice', () => {
-    for (const policy of POLICIES) {
-      for (const attempted of ['mse', 'plaintext'] as ConnectMode[]) {
-        for (const closed of [true, false]) {
+  // One test per policy x attempted mode x hang-up (16), so that one broken case does not hide the others.
+  for (const policy of POLICIES) {
+    for (const attempted of ['mse', 'plaintext'] as ConnectMode[]) {
+      for (const closed of [true, false]) {
+        it(`invariants, ${policy}, tried ${attempted}, ${closed ? 'hung up before a byte' : 'peer spoke first'}: required never falls back to plaintext, disabled never to MSE, never twice`, () => {
           for (const known of KNOWLEDGE) {
             const first = fallbackMode(policy, attempted, closed, known, false)
             if (policy === 'required') expect(first).to.equal(undefined)
@@ -94,10 +95,10 @@ describe('dial plan: fallbackMode', () => {
             if (first) expect(first).to.not.equal(attempted)
             expect(fallbackMode(policy, attempted, closed, known, true)).to.equal(undefined)
           }
-        }
+        })
       }
     }
-  })
+  }
 
   it('spot checks written out by hand', () => {
     expect(fallbackMode('preferred', 'mse', true, {}, false)).to.equal('plaintext')

@@ -9,7 +9,7 @@ import net from 'node:net'
 import fc from 'fast-check'
 import { isMseError, nodeCryptoProvider, type MseError } from 'mse-core'
 import { MseStream, type MseOutcome } from '../../src/index.js'
-import { LOOPBACK, listen, within } from 'test-support'
+import { CrashGuard, LOOPBACK, listen, within } from 'test-support'
 import { RawPeer } from '../peers.js'
 import { expand, initiatorStream, responderStream, type PeerStream } from '../../../mse-core/test/fuzz/encode.js'
 import { Violation, check } from '../../../mse-core/test/fuzz/oracle.js'
@@ -353,9 +353,8 @@ export async function runSocketCampaign (options: SocketCampaignOptions): Promis
     heapMiB: { before: heapMiB(), after: 0, peakRss: 0 },
     ms: 0
   }
-  const onUncaught = (error: unknown): void => { stats.uncaught.push((error as Error)?.stack ?? String(error)) }
-  process.prependListener('uncaughtException', onUncaught)
-  process.prependListener('unhandledRejection', onUncaught)
+  const guard = new CrashGuard()
+  guard.install()
   keyPool('initiator')
   keyPool('responder')
   const listener = await Listener.open()
@@ -395,8 +394,8 @@ export async function runSocketCampaign (options: SocketCampaignOptions): Promis
     await Promise.all(Array.from({ length: concurrency }, worker))
   } finally {
     await listener.close()
-    process.removeListener('uncaughtException', onUncaught)
-    process.removeListener('unhandledRejection', onUncaught)
+    guard.uninstall()
+    stats.uncaught.push(...guard.errors.map(error => (error as Error)?.stack ?? String(error)))
   }
   await turn()
   stats.handles.after = resources()
