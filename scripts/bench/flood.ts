@@ -117,7 +117,7 @@ export const floodSection: Section = {
     const result = await runFloodBench({ log: line => console.log(line) })
     const p99 = result.flood.legit_handshake_ms.p99
     return {
-      results: result,
+      results: { flood: result.flood },
       ratios: {},
       targets: [],
       rows: rowsOf(result),

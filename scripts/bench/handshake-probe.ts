@@ -71,8 +71,9 @@ export async function oneHandshake (port: number, infoHash: Buffer, localAddress
     }
     const timer = setTimeout(() => finish('timeout'), PER_CONNECTION_LIMIT_MS)
     stream.on('error', () => {})
-    stream.on('data', (chunk: Uint8Array) => {
-      received += chunk.length
+    // streamx types a readable's data as unknown; MseStream pushes Uint8Arrays.
+    stream.on('data', (chunk: unknown) => {
+      if (chunk instanceof Uint8Array) received += chunk.length
       if (received >= 68) finish(performance.now() - started)
     })
     stream.on('close', () => {

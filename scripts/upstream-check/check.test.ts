@@ -23,6 +23,10 @@ import type { PeerHandle } from '../interop/peers/common.js'
 import type { RandomTorrent } from '../interop/torrents.js'
 import type { Secure } from '../interop/webtorrent-side.js'
 import type { EncryptionPolicy } from '../interop/ours-side.js'
+import type { Torrent } from 'webtorrent'
+
+/** A torrent of the patched webtorrent: upstream/webtorrent/0001 adds the addresses it redials in plaintext. */
+type PatchedTorrent = Torrent & { _plaintextPeers: Set<string> }
 
 const here = dirname(fileURLToPath(import.meta.url))
 const LISTENER = join(here, 'fixtures', 'listener.mjs')
@@ -374,7 +378,7 @@ describe('patched webtorrent with libtorrent (Debian), SHA-256 verified', functi
     await side.waitDone(torrent, 60_000)
     expect(await sha256File(join(dir, 'wt', t.name))).to.equal(t.sha256)
     expect([...seeder.seenPeers().values()].map(p => p.encryption), seeder.logTail()).to.include('none')
-    expect(torrent._plaintextPeers.has(`${seeder.address}:${seeder.port}`), 'address remembered as plaintext').to.equal(true)
+    expect((torrent as PatchedTorrent)._plaintextPeers.has(`${seeder.address}:${seeder.port}`), 'address remembered as plaintext').to.equal(true)
   })
 })
 
@@ -417,7 +421,7 @@ describe('patched webtorrent with this project\'s client (webtorrent-node), SHA-
     await side.addPeerWhenReady(torrent, '127.0.0.1', port)
     await side.waitDone(torrent, 60_000)
     expect(await sha256File(join(dir, 'wt', t.name))).to.equal(t.sha256)
-    expect(torrent._plaintextPeers.has(`127.0.0.1:${port}`), 'address remembered as plaintext').to.equal(true)
+    expect((torrent as PatchedTorrent)._plaintextPeers.has(`127.0.0.1:${port}`), 'address remembered as plaintext').to.equal(true)
   })
 })
 

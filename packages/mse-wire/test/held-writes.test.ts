@@ -1,7 +1,7 @@
 import { expect } from 'chai'
 import net from 'node:net'
 import { MseStream } from '../src/index.js'
-import { closed, dial, failOnUncaught, listen } from 'test-support'
+import { dial, failOnUncaught, listen } from 'test-support'
 
 /**
  * Writes made before the handshake completes wait for it with their callbacks held, so a writer feels

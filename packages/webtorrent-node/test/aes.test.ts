@@ -48,6 +48,7 @@ describe('AES-128-CTR between two webtorrent-node clients', function () {
   })
 
   it('mseAes must be a boolean', () => {
+    // @ts-expect-error a JavaScript caller's wrong type, which the constructor must reject at run time
     expect(() => new WebTorrent({ ...QUIET, mseAes: 'no' })).to.throw(TypeError, /mseAes/)
   })
 })

@@ -9,7 +9,7 @@
  */
 import net from 'node:net'
 import { expect } from 'chai'
-import { Fixtures, addressOf, completesWithin, contentHash, done, download, seed } from './helpers.js'
+import { Fixtures, addressOf, completesWithin, contentHash, done, download, portOf, seed } from './helpers.js'
 import { LOOPBACK, seededBytes, sha256, until, within } from 'test-support'
 
 interface FakePeer {
@@ -52,7 +52,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
     // random delay of at most a third of it), so a short stage timeout keeps the wait small.
     const stageTimeoutMs = 500
     const seeder = await fx.ours('preferred', { mseStageTimeoutMs: stageTimeoutMs })
-    const socket = net.connect(seeder.address().port, LOOPBACK)
+    const socket = net.connect(portOf(seeder), LOOPBACK)
     socket.on('error', () => {})
     const closed = new Promise<void>(resolve => socket.once('close', () => resolve()))
     socket.write(Buffer.alloc(96))
@@ -64,7 +64,7 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
 
   it('destroying the client closes a connection that lingers after a failed handshake', async () => {
     const seeder = await fx.ours('preferred') // default stage timeout: the linger would last 30 s or more
-    const socket = net.connect(seeder.address().port, LOOPBACK)
+    const socket = net.connect(portOf(seeder), LOOPBACK)
     socket.on('error', () => {})
     const closed = new Promise<void>(resolve => socket.once('close', () => resolve()))
     socket.write(Buffer.alloc(96))

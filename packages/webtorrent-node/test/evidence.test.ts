@@ -13,7 +13,7 @@ import { mseStateOf } from '../src/client-state.js'
 import { collectEvidence, cryptoPeers } from '../src/patch/evidence.js'
 import { PeerMemory } from '../src/pool/peer-memory.js'
 import { emptyStats } from '../src/stats.js'
-import { Fixtures, contentHash, done, download, fakeTracker, seed } from './helpers.js'
+import { Fixtures, contentHash, done, download, fakeTracker, portOf, seed } from './helpers.js'
 import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, startRelay, within } from 'test-support'
 
 const compact = (ip: string, port: number): Buffer => Buffer.from([...ip.split('.').map(Number), port >> 8, port & 0xff])
@@ -94,7 +94,7 @@ describe('evidence-based fallback: an on-path relay resets our first MSE attempt
       const seeder = await fx.ours('preferred')
       const data = seededBytes(128 * 1024, evidence ? 71 : 72)
       const seeded = await seed(seeder, data)
-      const relay = await startRelay(seeder.address().port, { resetFirst: 1 })
+      const relay = await startRelay(portOf(seeder), { resetFirst: 1 })
       fx.onCleanup(async () => await relay.close())
       // The tracker hands out the relay's address, with crypto_flags 1 (supportcrypto) or 0.
       const tracker = await fakeTracker(Buffer.from(bencode.encode({

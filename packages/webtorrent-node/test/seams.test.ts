@@ -132,9 +132,9 @@ describe('feature detection of webtorrent\'s seams', () => {
 
   it('throws when onConnect no longer builds `new Wire(this.type, this.secure)` over `this.conn`', () => {
     const moved = fakeClass(upstream.Peer, [], {
-      onConnect () {
+      onConnect (this: { wire: unknown, buildWire: () => unknown }) {
         // A future webtorrent that builds its Wire elsewhere: the patch would silently not apply.
-        ;(this as any).wire = this.buildWire()
+        this.wire = this.buildWire()
       },
       buildWire () { return null }
     })

@@ -11,7 +11,7 @@ import {
   ResponderHandshake, SkeyRegistry, nodeCryptoProvider, KEY_LENGTH, PRIVATE_KEY_LENGTH,
   type CryptoProvider, type HandshakeStep
 } from 'mse-core'
-import { Fixtures, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { Fixtures, contentHash, done, download, portOf, seed, wiresOf } from './helpers.js'
 import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, until } from 'test-support'
 
 const SIZE = 256 * 1024 + 5
@@ -135,7 +135,7 @@ describe('a peer that hashes an unpadded shared secret (libtorrent <= 2.0.12)', 
       const data = seededBytes(SIZE, 41)
       const seeder = await fx.ours('preferred')
       const seeding = await seed(seeder, data)
-      const peer = await buggyPeer(fx, seeding.infoHash, seeder.address().port, n => n === 0)
+      const peer = await buggyPeer(fx, seeding.infoHash, portOf(seeder), n => n === 0)
 
       const downloader = await fx.ours(policy)
       const torrent = download(downloader, seeding.torrentFile, [peer.address])
@@ -166,7 +166,7 @@ describe('a peer that hashes an unpadded shared secret (libtorrent <= 2.0.12)', 
     const data = seededBytes(SIZE, 42)
     const seeder = await fx.ours('preferred')
     const seeding = await seed(seeder, data)
-    const peer = await buggyPeer(fx, seeding.infoHash, seeder.address().port, n => n < 2)
+    const peer = await buggyPeer(fx, seeding.infoHash, portOf(seeder), n => n < 2)
 
     const downloader = await fx.ours('preferred')
     const torrent = download(downloader, seeding.torrentFile, [peer.address])
@@ -191,7 +191,7 @@ describe('a peer that hashes an unpadded shared secret (libtorrent <= 2.0.12)', 
     const data = seededBytes(SIZE, 43)
     const seeder = await fx.ours('preferred')
     const seeding = await seed(seeder, data)
-    const peer = await buggyPeer(fx, seeding.infoHash, seeder.address().port, n => n === 0)
+    const peer = await buggyPeer(fx, seeding.infoHash, portOf(seeder), n => n === 0)
 
     const downloader = await fx.ours('preferred', { mseUnpaddedSecretRetry: false })
     download(downloader, seeding.torrentFile, [peer.address])
@@ -209,7 +209,7 @@ describe('a peer that hashes an unpadded shared secret (libtorrent <= 2.0.12)', 
     const seeder = await fx.ours('preferred')
     const seeding = await seed(seeder, data)
     // A peer that serves another torrent: it closes after our flight 3 whatever S is.
-    const peer = await buggyPeer(fx, seededBytes(20, 45).toString('hex'), seeder.address().port, () => false)
+    const peer = await buggyPeer(fx, seededBytes(20, 45).toString('hex'), portOf(seeder), () => false)
 
     const downloader = await fx.ours('required')
     download(downloader, seeding.torrentFile, [peer.address])

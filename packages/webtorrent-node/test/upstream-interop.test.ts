@@ -22,7 +22,7 @@ import net from 'node:net'
 import { expect } from 'chai'
 import Wire from 'bittorrent-protocol'
 import type { EncryptionPolicy } from '../src/index.js'
-import { Fixtures, addressOf, completesWithin, contentHash, done, download, seed, wiresOf } from './helpers.js'
+import { Fixtures, addressOf, completesWithin, contentHash, done, download, portOf, seed, wiresOf } from './helpers.js'
 import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, until } from 'test-support'
 
 type Method = 'rc4' | 'plaintext-after-mse' | 'plaintext'
@@ -159,7 +159,7 @@ describe('interop with upstream webtorrent 3', function () {
       const seeder = await fx.ours('preferred')
       const data = seededBytes(SIZE, 777)
       const seeding = await seed(seeder, data)
-      const relay = new ProvideFlippingRelay(seeder.address().port, 0x02 ^ 0x01)
+      const relay = new ProvideFlippingRelay(portOf(seeder), 0x02 ^ 0x01)
       await relay.start()
       fx.onCleanup(() => relay.close())
       const downloader = await fx.upstream(2)
@@ -179,7 +179,7 @@ describe('interop with upstream webtorrent 3', function () {
       const seeder = await fx.upstream(1)
       const data = seededBytes(SIZE, 778)
       const seeding = await seed(seeder, data)
-      const relay = new ProvideFlippingRelay(seeder.address().port, 0x02 ^ 0x01)
+      const relay = new ProvideFlippingRelay(portOf(seeder), 0x02 ^ 0x01)
       await relay.start()
       fx.onCleanup(() => relay.close())
       const downloader = await fx.ours('required')
