@@ -70,7 +70,7 @@ export async function waitUntil<T>(
 /** Race a promise against a bound. */
 export function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
-  const t = new Promise<never>((_, reject) => {
+  const t = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new TimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)
   })
   return Promise.race([p, t]).finally(() => clearTimeout(timer))
