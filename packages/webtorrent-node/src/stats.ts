@@ -1,5 +1,6 @@
 import type { MseErrorCode, NegotiatedMethod } from 'mse-core'
-import type { HandshakeBudgetStats } from 'mse-wire'
+import type { HandshakeBudgetStats, MseOutcome } from 'mse-wire'
+import type { MseClientState } from './client-state.js'
 
 /** Counts by outcome: what the client exposes as `client.mseStats`. */
 export interface MseStats {
@@ -58,4 +59,22 @@ export interface PeerConnectionInfo {
   handshakeMs?: number
   handshakeBytesSent?: number
   handshakeBytesReceived?: number
+}
+
+/** Puts a handshake outcome into the connection's `peer.mse` and the client's counters. */
+export function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
+  info.handshakeMs = outcome.durationMs
+  info.handshakeBytesSent = outcome.handshakeBytesSent
+  info.handshakeBytesReceived = outcome.handshakeBytesReceived
+  info.initialPayloadLength = outcome.initialPayloadLength
+  if (outcome.peerExtension) info.peerExtension = true
+  // An outgoing plaintext dial has no handshake to succeed: watchPlaintextAttempt counts it when the peer answers.
+  if (outcome.ok && info.attempt === 'plaintext') return
+  if (outcome.ok && outcome.method) {
+    info.method = outcome.method
+    state.stats.connected[outcome.method] += 1
+  } else if (outcome.error) {
+    info.error = outcome.error.code
+    state.stats.errors[outcome.error.code] = (state.stats.errors[outcome.error.code] ?? 0) + 1
+  }
 }

@@ -4,8 +4,9 @@
  * download are unaffected while a small flood of valid keys hits the same port.
  */
 import net from 'node:net'
+import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
-import { floodConnection } from './flood.js'
+import { floodConnection, randomPeerKey } from './flood.js'
 import { Fixtures, addressOf, contentHash, done, download, portOf, seed } from './helpers.js'
 import { CrashGuard, seededBytes, sha256, until, within } from 'test-support'
 
@@ -51,6 +52,28 @@ describe('incoming handshake budget', function () {
     for (const { socket } of held) socket.destroy()
     await until(() => seeder.mseStats.budget.inFlight === 0, 10_000, 'the held slots to be released')
     expect(seeder.mseStats.budget.admitted).to.equal(3)
+  })
+
+  it('gives a failed handshake\'s slot back at once, while its connection still lingers', async () => {
+    // A long stage timeout: the failed connection lingers (probe-linger.ts) far beyond this test.
+    const seeder = await fx.ours('required', { mseStageTimeoutMs: 300_000, mseHandshakeBudget: { maxInFlightPerAddress: 1 } })
+    await seed(seeder, seededBytes(64 * 1024, 4))
+    const port = portOf(seeder)
+    const failing = silentConnection(port, '127.0.0.10')
+    fx.onCleanup(() => failing.socket.destroy())
+    let lingerClosed = false
+    failing.socket.once('close', () => { lingerClosed = true })
+    failing.socket.once('connect', () => failing.socket.write(Buffer.concat([randomPeerKey(), randomBytes(256)])))
+    // Answered: junk past the 628-byte sync window, without hanging up, so the failed handshake lingers.
+    failing.socket.once('data', () => failing.socket.write(randomBytes(628)))
+    await until(() => seeder.mseStats.errors['sync-not-found'] === 1, 20_000, 'the handshake to fail')
+    expect(seeder.mseStats.budget.inFlight).to.equal(0)
+
+    // The address's only slot is free again: a second connection from it is admitted and answered.
+    const next = await within(floodConnection({ port, localAddress: '127.0.0.10' }), 20_000, 'a second connection from 127.0.0.10')
+    expect(next.answered).to.equal(true)
+    expect(seeder.mseStats.budget.refused['address-cap']).to.equal(0)
+    expect(lingerClosed, 'the failed connection still lingers').to.equal(false)
   })
 
   it('refuses an address over its rate once its burst is spent, before any DH work', async () => {

@@ -2,15 +2,13 @@ import { MseStream, type MseOutcome } from 'mse-wire'
 import { debug, mseStateOf, trackTorrent, type MseClientState } from '../client-state.js'
 import { reportConnectionFailure } from '../connection-failure.js'
 import { fallbackMode, firstConnectMode, type ConnectMode } from '../pool/dial-plan.js'
-import { admitIncoming, releaseIncoming } from '../pool/incoming-budget.js'
 import { retryUnpaddedSecret } from '../pool/unpadded-secret-retry.js'
 import { collectEvidence } from './evidence.js'
-import type { PeerConnectionInfo } from '../stats.js'
+import { acceptIncoming, acceptedIncoming } from './incoming.js'
+import { recordOutcome, type PeerConnectionInfo } from '../stats.js'
 import { assertCompatibleWebTorrent, upstream, type UpstreamModules } from './seams.js'
 
 const INSTALLED = Symbol.for('webtorrent-node.mse-installed')
-/** Incoming connections, by raw socket, to the client whose listener accepted them. */
-const clientOfIncoming = new WeakMap<object, any>()
 
 /** Peer types whose connection is a byte stream MSE can run on (not WebRTC, not web seeds). */
 function isStreamPeer (type: string): boolean {
@@ -40,24 +38,34 @@ export function installMsePatches (modules: UpstreamModules = upstream): void {
     return torrent
   }
 
+  // Incoming: our handshake runs on the raw socket first; webtorrent gets the connection (and builds its
+  // Peer and Wire) only once it succeeded. Without an address webtorrent drops the connection itself.
   const originalOnConnection = ConnPool.prototype._onConnection
   ConnPool.prototype._onConnection = function patchedOnConnection (this: any, conn: any, type: string) {
-    if (this._client && conn) {
-      clientOfIncoming.set(conn, this._client)
-      const state = mseStateOf(this._client)
-      if (state && !admitIncoming(state, conn)) return
-    }
-    return originalOnConnection.call(this, conn, type)
+    const state = conn && typeof conn.remoteAddress === 'string' ? mseStateOf(this._client) : undefined
+    if (!state) return originalOnConnection.call(this, conn, type)
+    acceptIncoming(this, conn, state, stream => originalOnConnection.call(this, stream, type))
   }
 
   const originalOnConnect = Peer.prototype.onConnect
   Peer.prototype.onConnect = Object.assign(function patchedOnConnect (this: any) {
     if (this.destroyed || !this.conn || this.mse || !isStreamPeer(this.type)) return originalOnConnect.call(this)
-    const outgoing = this.type.endsWith('Outgoing')
-    const client = outgoing ? this.swarm?.client : clientOfIncoming.get(this.conn)
-    const state = mseStateOf(client)
+    let state: MseClientState | undefined
+    let afterWire = (): void => {}
+    if (this.type.endsWith('Outgoing')) {
+      const client = this.swarm?.client
+      state = mseStateOf(client)
+      if (state) afterWire = wrapConnection(this, state, client)
+    } else {
+      // Its handshake ran before webtorrent saw it (acceptIncoming); any other incoming conn is a client without MSE.
+      const incoming = acceptedIncoming(this.conn)
+      if (incoming) {
+        state = incoming.state
+        this.mse = incoming.info
+        this.secure = 0
+      }
+    }
     if (!state) return originalOnConnect.call(this)
-    const afterWire = wrapConnection(this, state, outgoing, client)
     originalOnConnect.call(this)
     if (this.wire) {
       afterWire()
@@ -81,33 +89,31 @@ function announceEncryption (torrent: any, state: MseClientState): void {
 }
 
 /**
- * Puts an MSE stream between the peer's socket and the Wire that onConnect is about to build. Returns
- * what to do once that Wire exists.
+ * An outgoing connection: puts an MSE stream between the peer's socket and the Wire that onConnect is
+ * about to build. Returns what to do once that Wire exists.
  */
-function wrapConnection (peer: any, state: MseClientState, outgoing: boolean, client: any): () => void {
+function wrapConnection (peer: any, state: MseClientState, client: any): () => void {
   const raw = peer.conn
   const address: string = peer.addr ?? `${raw.remoteAddress}:${raw.remotePort}`
   const fallback = peer.__mseFallback === true
-  const attempt: ConnectMode | undefined = outgoing ? (peer.__mseForcedMode ?? firstConnectMode(state.policy, state.memory.get(address))) : undefined
-  const info: PeerConnectionInfo = { role: outgoing ? 'initiator' : 'responder', attempt, fallback }
+  const attempt: ConnectMode = peer.__mseForcedMode ?? firstConnectMode(state.policy, state.memory.get(address))
+  const info: PeerConnectionInfo = { role: 'initiator', attempt, fallback }
   if (peer.__mseSecretRetry === true) info.secretRetry = true
   peer.mse = info
   // The Wire must not run bittorrent-protocol's own PE on top of ours.
   peer.secure = 0
 
   const stream = new MseStream(raw, {
-    role: info.role,
+    role: 'initiator',
     policy: state.policy,
-    infoHash: outgoing ? peer.swarm.infoHash : undefined,
-    skeys: state.skeys,
+    infoHash: peer.swarm.infoHash,
     connect: attempt,
     stageTimeoutMs: state.stageTimeoutMs,
     aes: state.aes,
     // Synchronous, before the Wire parses a byte: `wire.mse` is complete when the torrent emits 'wire'.
     onOutcome: outcome => {
-      if (outcome.ok && !outgoing) releaseIncoming(raw)
       recordOutcome(state, info, outcome)
-      if (outgoing && attempt === 'mse') {
+      if (attempt === 'mse') {
         // A tampered negotiation is not evidence against MSE: the peer proved it speaks it.
         if (outcome.ok || outcome.peerExtension) state.memory.recordMse(address, 'works')
         else if (outcome.closedBeforePeerKey) state.memory.recordMse(address, 'rejected')
@@ -115,7 +121,7 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean, cl
     }
   })
   peer.conn = stream
-  if (attempt) state.stats.attempts[attempt] += 1
+  state.stats.attempts[attempt] += 1
   const dial: Dial = { peer, swarm: peer.swarm, address, source: peer.source, retries: peer.retries, state, fallback, client }
   const knownBefore = state.memory.get(address)
 
@@ -129,18 +135,17 @@ function wrapConnection (peer: any, state: MseClientState, outgoing: boolean, cl
     const next = attempt === 'mse' ? fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, known, fallback) : undefined
     reportConnectionFailure(client, {
       address,
-      role: info.role,
+      role: 'initiator',
       attempt,
       code: outcome.error.code,
       closedBeforePeerByte: outcome.closedBeforePeerKey,
       fallback,
       retry: next,
       policy: state.policy,
-      infoHash: outgoing ? peer.swarm?.infoHash : outcome.infoHash
+      infoHash: peer.swarm?.infoHash
     })
     if (next) retryInOtherMode(dial, next, outcome)
   })
-  if (!outgoing) return () => {}
   return () => {
     if (attempt === 'plaintext') watchPlaintextAttempt(dial, raw, stream)
   }
@@ -157,23 +162,6 @@ interface Dial {
   /** This dial is itself the retry. */
   fallback: boolean
   client: any
-}
-
-function recordOutcome (state: MseClientState, info: PeerConnectionInfo, outcome: MseOutcome): void {
-  info.handshakeMs = outcome.durationMs
-  info.handshakeBytesSent = outcome.handshakeBytesSent
-  info.handshakeBytesReceived = outcome.handshakeBytesReceived
-  info.initialPayloadLength = outcome.initialPayloadLength
-  if (outcome.peerExtension) info.peerExtension = true
-  // An outgoing plaintext dial has no handshake to succeed: watchPlaintextAttempt counts it when the peer answers.
-  if (outcome.ok && info.attempt === 'plaintext') return
-  if (outcome.ok && outcome.method) {
-    info.method = outcome.method
-    state.stats.connected[outcome.method] += 1
-  } else if (outcome.error) {
-    info.error = outcome.error.code
-    state.stats.errors[outcome.error.code] = (state.stats.errors[outcome.error.code] ?? 0) + 1
-  }
 }
 
 /**

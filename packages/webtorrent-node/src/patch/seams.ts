@@ -11,7 +11,8 @@ import type { WebTorrentClass } from '../webtorrent-api.js'
  *
  * - `Peer.prototype.onConnect`: runs once a peer's connection is up and builds the conn <-> Wire
  *   pipeline from `this.conn`. We put the MSE stream in `this.conn` first and switch the Wire's own PE off.
- * - `ConnPool.prototype._onConnection(conn, type)`: every incoming connection; tells us its client.
+ * - `ConnPool.prototype._onConnection(conn, type)`: every incoming connection. We run the MSE handshake on
+ *   the raw socket first and call it with the decrypted stream once that succeeded (patch/incoming.ts).
  * - `Torrent.prototype._addPeer(addr, type, source)`: how an outgoing peer is (re)queued, used for the one
  *   retry in the other mode.
  * - `WebTorrent.prototype.add`: every torrent (and `seed`, which calls it); keeps the SKEY map current.

@@ -1,7 +1,7 @@
 import type { BudgetTicket } from 'mse-wire'
 import { debug, type MseClientState } from '../client-state.js'
 
-/** Admitted incoming connections, by raw socket, until their handshake completes or they close. */
+/** Admitted incoming connections, by raw socket, until their handshake ends (success or failure) or they close. */
 const tickets = new WeakMap<object, BudgetTicket>()
 
 /**
@@ -24,7 +24,10 @@ export function admitIncoming (state: MseClientState, conn: any): boolean {
   return true
 }
 
-/** The handshake on `conn` completed (or the connection closed): its slot goes back to the budget. */
+/**
+ * The handshake on `conn` ended, succeeded or failed (or the connection closed): its slot goes back to the
+ * budget. A failed connection may linger on for a while (probe-linger.ts); it no longer holds a slot.
+ */
 export function releaseIncoming (conn: object): void {
   tickets.get(conn)?.release()
   tickets.delete(conn)
