@@ -25,6 +25,8 @@ export interface InitiatorReport {
   /** From the first connect() (of any initiator process) to the last completion. */
   elapsedMs: number
   handshakesPerS: number
+  /** CPU time of all initiator processes over the burst (ms): what the bench's own side took from the machine. */
+  cpuMs: number
 }
 
 /** What one initiator process measured (load.ts merges several). */
@@ -35,6 +37,8 @@ export interface InitiatorShare {
   /** Completion times (ms) of the completed connections. */
   times: number[]
   failures: Record<string, number>
+  /** CPU time (user + system) this initiator process used over the burst (ms). */
+  cpuMs: number
 }
 
 /** Merges the initiator processes' shares of one burst. */
@@ -43,7 +47,7 @@ export function mergeShares (shares: InitiatorShare[], count: number): Initiator
   const failures: Record<string, number> = {}
   for (const share of shares) for (const [cause, n] of Object.entries(share.failures)) failures[cause] = (failures[cause] ?? 0) + n
   const elapsedMs = Math.max(...shares.map(s => s.endedAt)) - Math.min(...shares.map(s => s.startedAt))
-  return { count, completed: times.length, failures, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), elapsedMs, handshakesPerS: times.length / (elapsedMs / 1000) }
+  return { count, completed: times.length, failures, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), elapsedMs, handshakesPerS: times.length / (elapsedMs / 1000), cpuMs: shares.reduce((sum, s) => sum + s.cpuMs, 0) }
 }
 
 function bittorrentHandshake (infoHash: Buffer): Buffer {

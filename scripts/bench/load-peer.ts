@@ -21,6 +21,7 @@ import MemoryChunkStore from 'memory-chunk-store'
 import UpstreamWebTorrent from 'webtorrent'
 import WebTorrent, { LOOPBACK_ONLY } from 'webtorrent-node'
 import { oneHandshake, type InitiatorShare } from './handshake-probe.js'
+import { startWindowProfile } from './window-profile.js'
 
 export type LoadContender = 'ours' | 'upstream'
 
@@ -35,7 +36,6 @@ export interface ResponderReport {
   connected?: unknown
   errors?: unknown
 }
-
 
 /** Loop-delay sampling interval. Node records each interval's length; the delay is the part past it. */
 const LOOP_RESOLUTION_MS = 1
@@ -84,8 +84,10 @@ async function runResponder (contender: LoadContender): Promise<void> {
 
   const recorder = loopDelayRecorder()
   let cpuAtStart = process.cpuUsage()
+  let stopProfile: Promise<() => Promise<void>> | undefined
   process.on('message', (message: unknown) => {
     if (message === 'start') {
+      stopProfile = startWindowProfile(`responder-${contender}`)
       cpuAtStart = process.cpuUsage()
       recorder.start()
     } else if (message === 'stop') {
@@ -102,12 +104,14 @@ async function runResponder (contender: LoadContender): Promise<void> {
         report.connected = stats.connected
         report.errors = stats.errors
       }
-      process.send!({ responder: report })
-      client.destroy(() => process.exit(0))
+      const profiled = stopProfile?.then(async stop => await stop()) ?? Promise.resolve()
+      profiled.finally(() => {
+        process.send!({ responder: report })
+        client.destroy(() => process.exit(0))
+      }).catch(() => {})
     }
   })
 }
-
 
 /**
  * Connections <offset> .. <offset + count - 1> of the burst; connection g comes from address g % addresses,
@@ -120,6 +124,8 @@ async function runInitiator (port: number, infoHashHex: string, offset: number, 
     process.on('message', message => { if (message === 'go') resolve() })
     process.send!({ ready: true })
   })
+  const stopProfile = await startWindowProfile(`initiator-${firstOctets}-${offset}`)
+  const cpuAtStart = process.cpuUsage()
   const epoch = (): number => performance.timeOrigin + performance.now()
   const startedAt = epoch()
   let endedAt = startedAt
@@ -130,7 +136,9 @@ async function runInitiator (port: number, infoHashHex: string, offset: number, 
   }))
   const failures: Record<string, number> = {}
   for (const r of results) if (typeof r === 'string') failures[r] = (failures[r] ?? 0) + 1
-  const share: InitiatorShare = { startedAt, endedAt, times: results.filter((r): r is number => typeof r === 'number'), failures }
+  const cpu = process.cpuUsage(cpuAtStart)
+  await stopProfile()
+  const share: InitiatorShare = { startedAt, endedAt, times: results.filter((r): r is number => typeof r === 'number'), failures, cpuMs: (cpu.user + cpu.system) / 1000 }
   process.send!({ initiator: share })
 }
 

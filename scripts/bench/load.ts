@@ -110,7 +110,7 @@ export async function runLoadBench (options: LoadBenchOptions = {}): Promise<Loa
   for (const contender of ['ours', 'upstream'] as const) {
     const run = await runOnce(script, contender, connections, addresses)
     const { initiator: i, responder: r } = run
-    log(`  ${contender.padEnd(8)} ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(run.idleLoopDelayMs.p99, 1)}); responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(run.handshakesPerCpuS, 0)} handshakes per CPU s); failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`)
+    log(`  ${contender.padEnd(8)} ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(run.idleLoopDelayMs.p99, 1)}); responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(run.handshakesPerCpuS, 0)} handshakes per CPU s), initiators' CPU ${fmt(i.cpuMs, 0)} ms; failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`)
     runs.push(run)
   }
   const of = (c: LoadContender): LoadRun => runs.find(r => r.contender === c)!
