@@ -1,9 +1,10 @@
-import { createCipheriv, createDiffieHellman, createHash, createHmac, randomBytes, type DiffieHellman } from 'node:crypto'
+import { createCipheriv, createDiffieHellman, createHash, createHmac, type DiffieHellman } from 'node:crypto'
 import { DH_GENERATOR, DH_PRIME_HEX, KEY_LENGTH } from '../constants.js'
 import { leftPad } from '../bytes.js'
 import { AesCtr, type CtrFactory } from './aes-ctr.js'
 import { OpensslRc4, isOpensslRc4Available } from './openssl-rc4.js'
 import type { CryptoProvider } from './provider.js'
+import { RandomPool } from './random-pool.js'
 import { Rc4 } from './rc4.js'
 
 /**
@@ -16,6 +17,8 @@ function dh (): DiffieHellman {
   sharedDh ??= createDiffieHellman(DH_PRIME_HEX, 'hex', DH_GENERATOR)
   return sharedDh
 }
+
+const randomPool = new RandomPool()
 
 /** OpenSSL's AES-128-CTR (AES-NI where the CPU has it); in Node's default provider, no flag needed. */
 const opensslAesCtr: CtrFactory = (key, counterBlock) => createCipheriv('aes-128-ctr', key, counterBlock)
@@ -48,7 +51,7 @@ export const nodeCryptoProvider: CryptoProvider = {
   },
 
   randomBytes (length) {
-    return new Uint8Array(randomBytes(length))
+    return randomPool.take(length)
   },
 
   dhPublicKey (privateKey) {
