@@ -17,6 +17,9 @@ export interface RawSocket {
   removeListener (event: string, listener: (...args: any[]) => void): unknown
   /** TCP only (net.Socket): used when present. */
   setNoDelay?: (noDelay?: boolean) => unknown
+  /** Node streams: batches the writes of one tick into one (used when present). */
+  cork?: () => unknown
+  uncork?: () => unknown
   remoteAddress?: string
   remotePort?: number
   localAddress?: string
