@@ -9,7 +9,8 @@
  * scripts/bench/.build/ and its imports of the workspace packages resolve to their dist builds (`npm run
  * bench` builds them first).
  */
-import { fork } from 'node:child_process'
+import { fork, spawnSync } from 'node:child_process'
+import { setPriority } from 'node:os'
 import { basename } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { buildSync } from 'esbuild'
@@ -36,6 +37,16 @@ export interface SpawnOptions {
   legacyProvider?: boolean
   /** How long `message` waits (default 60 s). */
   timeoutMs?: number
+  /**
+   * Scheduling niceness (0..19) for a party whose CPU use is not what is measured (a flood generator):
+   * on a small machine it must not starve the process under test of the CPU.
+   */
+  nice?: number
+  /**
+   * CPUs the child may run on (taskset's list syntax, e.g. "0" or "1-3"), all its threads: keeps the
+   * process under test and the load generators off each other's cores. Ignored where taskset is missing.
+   */
+  cpus?: string
 }
 
 export function spawnPeer (script: string, args: string[], options: SpawnOptions = {}): Child {
@@ -45,6 +56,8 @@ export function spawnPeer (script: string, args: string[], options: SpawnOptions
   const env = { ...process.env, NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '').replace(/--openssl-legacy-provider/g, '') }
   const label = `${basename(script)} ${args.join(' ')}`
   const child = fork(script, args, { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  if (options.nice !== undefined && child.pid !== undefined) setPriority(child.pid, options.nice)
+  if (options.cpus !== undefined && child.pid !== undefined) spawnSync('taskset', ['-a', '-p', '-c', options.cpus, String(child.pid)], { stdio: 'ignore' })
   const messages: any[] = []
   const waiters: Array<() => void> = []
   child.on('message', m => { messages.push(m); for (const w of waiters.splice(0)) w() })

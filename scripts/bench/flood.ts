@@ -4,12 +4,14 @@
  * each a valid random 96-byte key plus junk (an answered one costs the victim a DH exchange; the attacker
  * pays none), 1,024 at a time (16 per address). Meanwhile a legitimate client downloads the file from 127.0.0.1 and a prober
  * makes a legitimate MSE handshake every 50 ms from 127.3.0.x (for 5 s before the flood too: the baseline). Every party is its own process
- * (flood-peer.ts). Printed: whether the download completed with the right SHA-256, the legitimate
+ * (flood-peer.ts); the flooder runs at nice 19, so that what is measured is the victim, not a victim starved
+ * by its attacker's CPU on the same small machine. Printed: whether the download completed with the right SHA-256, the legitimate
  * handshakes' p50/p99 latency, the victim's memory (before, peak, after), its DH work (flood connections
  * answered) and refusals by reason.
  *
  *   node --import tsx --conditions=source scripts/bench/flood.ts [--connections=N]
  */
+import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { buildPeerScript, spawnPeer, type Child } from './child.js'
 import { fmt, formatTable, round, type Row, type Section, type SectionReport } from './lib.js'
@@ -20,6 +22,20 @@ const FILE_BYTES = 16 * 2 ** 20
 const FLOOD_CONCURRENCY = 1024
 const PROBE_INTERVAL_MS = 50
 const BASELINE_MS = 5000
+const FLOODER_NICE = 19
+
+/** The kernel's count of SYNs dropped on a full listen queue (Linux /proc/net/netstat), or null. */
+function listenOverflows (): number | null {
+  try {
+    const lines = readFileSync('/proc/net/netstat', 'utf8').split('\n').filter(line => line.startsWith('TcpExt:'))
+    const names = lines[0]?.split(/\s+/) ?? []
+    const values = lines[1]?.split(/\s+/) ?? []
+    const at = names.indexOf('ListenOverflows')
+    return at > 0 && values[at] !== undefined ? Number(values[at]) : null
+  } catch {
+    return null
+  }
+}
 
 export interface FloodBenchResult {
   flood: {
@@ -37,6 +53,12 @@ export interface FloodBenchResult {
     flood_answered: number
     flood_refused: number
     flood_connect_failed: number
+    /**
+     * SYNs the kernel dropped because a listen queue was full during the flood (TcpExtListenOverflows,
+     * machine-wide: other processes' listeners count too). Non-zero: the victim did not accept fast enough.
+     */
+    listen_overflows: number | null
+    flooder_nice: number
     budget: unknown
     errors: unknown
   }
@@ -57,7 +79,10 @@ export async function runFloodBench (options: { connections?: number, log?: (lin
     await prober.message(m => m?.ready as true | undefined)
     await new Promise(resolve => setTimeout(resolve, BASELINE_MS))
     prober.send('flood')
-    const flooder = spawn(['flooder', String(ready.port), String(connections), String(FLOOD_CONCURRENCY)])
+    const overflowsBefore = listenOverflows()
+    // Niced: on a small machine the flood generator's own CPU must not starve the victim, or the figures
+    // measure the generator (the victim got ~7% of a core under an un-niced one, under load average ~23).
+    const flooder = spawnPeer(script, ['flooder', String(ready.port), String(connections), String(FLOOD_CONCURRENCY)], { legacyProvider: true, timeoutMs: RUN_TIMEOUT_MS, nice: FLOODER_NICE })
     children.push(flooder)
     // The legitimate download starts once the flood is under way.
     await flooder.message(m => m?.progress as number | undefined)
@@ -68,6 +93,7 @@ export async function runFloodBench (options: { connections?: number, log?: (lin
       flooder.message(m => m?.flooder as FlooderReport | undefined),
       downloader.message(m => m?.downloader as { ms: number, sha256: string } | undefined).catch(() => undefined)
     ])
+    const overflows = listenOverflows()
     prober.send('stop')
     const probes = await prober.message(m => m?.prober as ProberReport | undefined)
     victim.send('stop')
@@ -87,6 +113,8 @@ export async function runFloodBench (options: { connections?: number, log?: (lin
         flood_answered: flood.answered,
         flood_refused: flood.refused,
         flood_connect_failed: flood.connectFailed,
+        listen_overflows: overflows === null || overflowsBefore === null ? null : overflows - overflowsBefore,
+        flooder_nice: FLOODER_NICE,
         budget: stats.budget,
         errors: stats.errors
       }
@@ -101,7 +129,8 @@ export async function runFloodBench (options: { connections?: number, log?: (lin
 function rowsOf ({ flood }: FloodBenchResult): Row[] {
   const mem = flood.victim_memory_mib
   return [
-    ['flood connections (64 addresses)', String(flood.connections), `${fmt(flood.flood_ms / 1000, 1)} s`, '', `answered (DH work) ${flood.flood_answered}, refused unread ${flood.flood_refused}, connect failed ${flood.flood_connect_failed}`],
+    ['flood connections (64 addresses)', String(flood.connections), `${fmt(flood.flood_ms / 1000, 1)} s`, '', `answered (DH work) ${flood.flood_answered}, refused unread ${flood.flood_refused}, connect failed ${flood.flood_connect_failed}; flooder niced ${flood.flooder_nice}`],
+    ['listen queue overflows during the flood', flood.listen_overflows === null ? 'n/a' : String(flood.listen_overflows), '', '', 'SYNs dropped (machine-wide counter)'],
     ['legitimate download (16 MiB, SHA-256)', flood.download.sha256_ok ? 'ok' : 'FAILED', flood.download.ms === null ? 'n/a' : `${fmt(flood.download.ms / 1000, 1)} s`, '', 'started once the flood was under way'],
     ['legitimate handshake p50 / p99 ms', `${fmt(flood.legit_handshake_ms.p50, 0)} / ${fmt(flood.legit_handshake_ms.p99, 0)}`, `${flood.legit_handshake_ms.completed}/${flood.legit_handshake_ms.attempts} completed`, '', 'p99 < 1000 ms'],
     ['legitimate handshake p50 / p99 ms before the flood', `${fmt(flood.legit_handshake_baseline_ms.p50, 0)} / ${fmt(flood.legit_handshake_baseline_ms.p99, 0)}`, `${flood.legit_handshake_baseline_ms.completed} completed`, '', 'same run, same machine'],

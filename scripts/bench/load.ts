@@ -12,10 +12,13 @@
  * Internet, concurrent handshakes come from as many peers, and the budget limits per address. Before the
  * measured burst, 50 warm-up handshakes (127.2.0.x) let both responders compile their hot paths. The
  * responder records its event-loop delay (monitorEventLoopDelay, 1 ms resolution: how late a 1 ms timer
- * fires) from just before the burst until it is over.
+ * fires) from just before the burst until it is over. With 2 or more CPUs the responder is pinned to CPU 0
+ * and the initiators to the others (taskset), for both contenders alike: the rate is the responder's, not
+ * what is left of it once the load generator took its share of a small machine.
  *
  *   node --import tsx --conditions=source scripts/bench/load.ts [--connections=N] [--addresses=N]
  */
+import { cpus } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { buildPeerScript, spawnPeer } from './child.js'
 import { fmt, fmtRatio, formatTable, ratio, round, target, type Row, type Section, type SectionReport } from './lib.js'
@@ -44,11 +47,18 @@ const CONTENDERS: Record<LoadContender, { legacyProvider: boolean }> = {
   upstream: { legacyProvider: false }
 }
 const RUN_TIMEOUT_MS = 180_000
+/**
+ * The responder on a CPU of its own, the initiators (the load generator, the same for both contenders) on
+ * the others: on a 2-CPU machine the initiators' CPU (~2.7 ms per handshake, as much as our responder's)
+ * would otherwise come out of the responder's share, and the rate would measure the generator. Not pinned
+ * on a single CPU.
+ */
+const PINNING = cpus().length >= 2 ? { responder: '0', initiators: `1-${cpus().length - 1}` } : undefined
 const INITIATOR_PROCESSES = 4
 
 async function runOnce (script: string, contender: LoadContender, connections: number, addresses: number): Promise<LoadRun> {
   const execArgv = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`] : []
-  const responder = spawnPeer(script, ['responder', contender], { execArgv, legacyProvider: CONTENDERS[contender].legacyProvider, timeoutMs: RUN_TIMEOUT_MS })
+  const responder = spawnPeer(script, ['responder', contender], { execArgv, legacyProvider: CONTENDERS[contender].legacyProvider, timeoutMs: RUN_TIMEOUT_MS, cpus: PINNING?.responder })
   const idle = spawnPeer(script, ['idle'], { timeoutMs: RUN_TIMEOUT_MS })
   const spawned = [responder, idle]
   try {
@@ -58,7 +68,7 @@ async function runOnce (script: string, contender: LoadContender, connections: n
     const initiate = async (count: number, addressCount: number, firstOctets: string): Promise<InitiatorReport> => {
       const per = Math.ceil(count / INITIATOR_PROCESSES)
       const initiators = Array.from({ length: INITIATOR_PROCESSES }, (_, k) => spawnPeer(script,
-        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets], { timeoutMs: RUN_TIMEOUT_MS }))
+        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets], { timeoutMs: RUN_TIMEOUT_MS, cpus: PINNING?.initiators }))
       spawned.push(...initiators)
       await Promise.all(initiators.map(async i => await i.message(m => m?.ready as true | undefined)))
       for (const initiator of initiators) initiator.send('go')
@@ -94,6 +104,8 @@ export interface LoadBenchResult {
     failures: Record<LoadContender, Record<string, number>>
     connections: number
     addresses: number
+    /** CPUs the responder and the initiators were pinned to (taskset), or null. */
+    pinning: { responder: string, initiators: string } | null
     /** ours: mseStats.budget after the burst (refused counts by reason). */
     budget: unknown
   }
@@ -128,6 +140,7 @@ export async function runLoadBench (options: LoadBenchOptions = {}): Promise<Loa
       failures: both(r => r.initiator.failures),
       connections,
       addresses,
+      pinning: PINNING ?? null,
       budget: of('ours').responder.budget
     },
     ratios: {
@@ -157,7 +170,7 @@ export const loadSection: Section = {
     // The loop-delay target is an absolute bound, expressed as a ratio (20 ms / measured) so it fits the table.
     const loopRatio = loopTarget === null ? null : round(20 / Math.max(loopTarget, 0.01), 2)
     return {
-      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, budget: load.budget }, detail: { load_runs: result.runs } },
+      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, pinning: load.pinning, budget: load.budget }, detail: { load_runs: result.runs } },
       ratios: { ...result.ratios, load_loop_delay_headroom: loopRatio },
       targets: [
         target('load: handshakes/s ours / upstream PE 2 >= 10x', 'load_rate_ours_vs_upstream', result.ratios.load_rate_ours_vs_upstream, 10),
@@ -166,6 +179,7 @@ export const loadSection: Section = {
       rows,
       notes: [
         `${load.connections} connections from ${load.addresses} loopback addresses; ours refused by budget: ${JSON.stringify((load.budget as any)?.refused ?? {})}`,
+        load.pinning ? `responder pinned to CPU ${load.pinning.responder}, initiators to CPU ${load.pinning.initiators} (taskset), for both contenders` : 'not pinned (one CPU)',
         'completion = connect() until the responder\'s BitTorrent handshake arrived decrypted (the initiator sends its own as IA)'
       ]
     }
