@@ -6,11 +6,17 @@ import { findLibtorrentPython, findLibtorrentVersion } from './peers/libtorrent.
 import { findTransmission, transmissionVersion } from './peers/transmission.js'
 import { findCtorrent } from './peers/ctorrent.js'
 import { findTcpdump, startCapture } from './capture.js'
-import { findNdpiReader, findTshark } from './dpi.js'
+import { findNdpiReader } from './dpi.js'
+import { findTshark } from './tshark.js'
+import { findPythonWith } from './python.js'
 import { runQuick } from './peers/common.js'
 
-/** `dpi`: nDPI's ndpiReader and tshark, the two classifiers that judge every captured flow. */
-export type RealPeer = 'libtorrent' | 'transmission' | 'ctorrent' | 'tcpdump' | 'dpi'
+/**
+ * `tcpdump`: capturing on lo, and tshark to read the captures. `dpi`: nDPI's ndpiReader and tshark, the two
+ * classifiers that judge every captured flow. `tshark` alone reads recorded captures; `scapy` (python3-scapy)
+ * writes the synthetic captures of the capture tests.
+ */
+export type RealPeer = 'libtorrent' | 'transmission' | 'ctorrent' | 'tcpdump' | 'dpi' | 'tshark' | 'scapy'
 
 export interface Availability {
   available: boolean
@@ -57,9 +63,13 @@ async function probeInstalled(): Promise<PeerAvailability> {
   const tr = findTransmission()
   const ct = findCtorrent()
   const td = findTcpdump()
+  const tshark = findTshark()
+  const scapy = findPythonWith('scapy')
   let tcpdump: Availability
   if (!td) {
     tcpdump = { available: false, detail: 'tcpdump not installed' }
+  } else if (!tshark) {
+    tcpdump = { available: false, detail: 'tshark not installed (package tshark): it reads the captures' }
   } else {
     try {
       // Permission to capture is the real question (root or CAP_NET_RAW): try it for a moment.
@@ -84,6 +94,12 @@ async function probeInstalled(): Promise<PeerAvailability> {
       : { available: false, detail: 'ctorrent not installed (package ctorrent)' },
     tcpdump,
     dpi: dpiAvailability(),
+    tshark: tshark
+      ? { available: true, detail: tshark }
+      : { available: false, detail: 'tshark not installed (package tshark)' },
+    scapy: scapy
+      ? { available: true, detail: `scapy ${scapy.version} via ${scapy.python}` }
+      : { available: false, detail: 'no python3 can import scapy (package python3-scapy)' },
   }
 }
 

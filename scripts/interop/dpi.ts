@@ -22,8 +22,9 @@
 import { execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import type { FlowRecord } from './capture.js'
+import type { FlowRecord } from './flows.js'
 import { findTcpdump } from './capture.js'
+import { findTshark } from './tshark.js'
 import { makeTempDir, removeDir, which } from './peers/common.js'
 
 const run = promisify(execFile)
@@ -39,10 +40,6 @@ export interface DpiVerdict {
 
 export function findNdpiReader(): string | undefined {
   return which('ndpiReader')
-}
-
-export function findTshark(): string | undefined {
-  return which('tshark')
 }
 
 /** One verdict per flow (by `flow.index`). `ports`: where tshark's dissector is forced. */

@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto'
 import { copyFile, writeFile, mkdir } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startCapture, analyseCapture, BT_HANDSHAKE_PREFIX } from './capture.js'
+import { startCapture } from './capture.js'
+import { analyseCapture, BT_HANDSHAKE_PREFIX } from './flows.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const FIXTURE_DIR = join(here, '..', '..', 'test-fixtures', 'interop')

@@ -12,8 +12,8 @@ import { makeRandomTorrent, type RandomTorrent } from './torrents.js'
 import { startLibtorrent, type LtEncLevel, type LtEncPolicy, type LibtorrentHandle } from './peers/libtorrent.js'
 import { startTransmission, type TransmissionEncryption, type TransmissionHandle } from './peers/transmission.js'
 import { startCtorrent } from './peers/ctorrent.js'
-import { utpFlows } from './utp.js'
-import { startCapture, describeFlows, type CaptureAnalysis, type CaptureHandle, type DirectionSummary, type FlowKind, type FlowRecord } from './capture.js'
+import { startCapture, type CaptureHandle } from './capture.js'
+import { describeFlows, type CaptureAnalysis, type DirectionSummary, type FlowKind, type FlowRecord } from './flows.js'
 import { dpiVerdicts, type DpiVerdict } from './dpi.js'
 import {
   makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, waitUntil, type PeerHandle,
@@ -67,7 +67,7 @@ export interface PeerStartOptions {
 export interface PeerSetting {
   /** Short name, the start of every test title of this setting: greppable ("libtorrent forced"). */
   name: string
-  kind: Exclude<RealPeer, 'tcpdump' | 'dpi'>
+  kind: Exclude<RealPeer, 'tcpdump' | 'dpi' | 'tshark' | 'scapy'>
   /** The peer's own setting names, for titles and the results table. */
   detail: string
   /** Loopback address the peer listens on. */
@@ -321,7 +321,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     if (completed) {
       receivedSha256 = await sha256File(role === 'downloads' ? join(ourDir, t.name) : peer.handle.contentPath())
     }
-    const analysis = cap ? await cap.stopAndAnalyse(transport === 'utp' ? { extraFlows: utpFlows } : {}) : undefined
+    const analysis = cap ? await cap.stopAndAnalyse({ utp: transport === 'utp' }) : undefined
     if (analysis) mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
     const dpi = analysis && spec.dpi ? await dpiVerdicts(cap!.file, analysis.flows, [peerPort, ourPort]) : undefined
     if (dpi) mark(`DPI: ${[...dpi.values()].map((v) => `nDPI ${v.ndpi} / tshark ${v.tsharkBitTorrent ? 'BitTorrent' : 'none'}`).join(', ')}`)

@@ -18,8 +18,9 @@ import { parseArgs } from 'node:util'
 import { startLibtorrent, findLibtorrentVersion } from './peers/libtorrent.js'
 import { makeRandomTorrent } from './torrents.js'
 import { makeTempDir, removeDir, freePort, sleep } from './peers/common.js'
-import { startCapture, parsePcap } from './capture.js'
-import { decodeUdp, decodeUtp, UTP_TYPE } from './utp.js'
+import { startCapture } from './capture.js'
+import { tsharkFields } from './tshark.js'
+import { UTP_TYPE } from './utp-flows.js'
 
 const TYPE_NAMES = Object.fromEntries(Object.entries(UTP_TYPE).map(([k, v]) => [v, `ST_${k}`]))
 
@@ -48,16 +49,18 @@ async function main (): Promise<void> {
     await peer.stop()
   }
   await cap.stop()
-  const packets = parsePcap(await (await import('node:fs/promises')).readFile(cap.file))
-  const lines: string[] = []
-  const first = packets[0]?.ts ?? 0
-  for (const p of packets) {
-    const d = decodeUdp(p)
-    const u = d && decodeUtp(d.payload)
-    if (!d || !u) continue
-    const who = d.srcPort === port ? 'libtorrent -> us' : 'us -> libtorrent'
-    lines.push(`${((p.ts - first) * 1000).toFixed(0).padStart(5)} ms  ${who}  ${TYPE_NAMES[u.type]} seq_nr ${u.seq} ack_nr ${u.ack}${d.payload[1] ? ` extension ${d.payload[1]}` : ''}${u.payload.length ? `, ${u.payload.length} payload bytes` : ''}`)
-  }
+  const packets = await tsharkFields(cap.file, {
+    fields: ['frame.time_relative', 'udp.srcport', 'bt-utp.type', 'bt-utp.seq_nr', 'bt-utp.ack_nr', 'bt-utp.flags', 'bt-utp.len'],
+    filter: 'bt-utp',
+    utpPorts: [port],
+  })
+  const lines = packets.map((p) => {
+    const who = Number(p['udp.srcport']) === port ? 'libtorrent -> us' : 'us -> libtorrent'
+    const extension = Number(p['bt-utp.flags'] || 0)
+    const payload = Number(p['bt-utp.len'] || 0)
+    return `${(Number(p['frame.time_relative']) * 1000).toFixed(0).padStart(5)} ms  ${who}  ${TYPE_NAMES[Number(p['bt-utp.type'])]} seq_nr ${p['bt-utp.seq_nr']} ack_nr ${p['bt-utp.ack_nr']}` +
+      `${extension ? ` extension ${extension}` : ''}${payload ? `, ${payload} payload bytes` : ''}`
+  })
   cap.dispose()
   removeDir(dir)
   process.stdout.write(`utp-native socket to libtorrent ${findLibtorrentVersion()} (uTP only, pe_disabled), 197 bytes written, watched ${waitMs} ms\n`)

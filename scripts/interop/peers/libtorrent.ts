@@ -7,8 +7,9 @@ import { dirname, join } from 'node:path'
 import { mkdir } from 'node:fs/promises'
 import {
   type PeerHandle, type TorrentSpec, startProcess, makeTempDir, removeDir, copyContent, withTimeout,
-  assertLoopback, toEndpoint, runQuick, which, TimeoutError,
+  assertLoopback, toEndpoint, TimeoutError,
 } from './common.js'
+import { findPythonWith } from '../python.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const LT_PEER_SCRIPT = join(here, 'lt_peer.py')
@@ -84,34 +85,13 @@ export interface LibtorrentHandle extends PeerHandle {
   connect(ep: string | { address: string; port: number }): void
 }
 
-let cachedPython: string | null | undefined
-
-/**
- * A python3 that can `import libtorrent`: $MSE_INTEROP_PYTHON, then /usr/bin/python3 (Debian's
- * python3-libtorrent installs there; a pyenv/venv python3 first on PATH usually cannot see it),
- * then python3 on PATH. null when none.
- */
+/** A python3 that can `import libtorrent` (python.ts), null when none. */
 export function findLibtorrentPython(): string | null {
-  if (cachedPython !== undefined) return cachedPython
-  const candidates = [process.env.MSE_INTEROP_PYTHON, '/usr/bin/python3', which('python3')].filter(
-    (c): c is string => !!c,
-  )
-  cachedPython = null
-  for (const py of candidates) {
-    const r = runQuick(py, ['-c', 'import libtorrent as lt; print(lt.__version__)'], 15000)
-    if (r.status === 0) {
-      cachedPython = py
-      libtorrentVersion = r.stdout.trim()
-      break
-    }
-  }
-  return cachedPython
+  return findPythonWith('libtorrent')?.python ?? null
 }
 
-let libtorrentVersion = ''
 export function findLibtorrentVersion(): string {
-  findLibtorrentPython()
-  return libtorrentVersion
+  return findPythonWith('libtorrent')?.version ?? ''
 }
 
 export async function startLibtorrent(opts: LibtorrentOptions): Promise<LibtorrentHandle> {

@@ -15,7 +15,7 @@
 import { expect } from 'chai'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { describeFlows } from '../capture.js'
+import { describeFlows } from '../flows.js'
 import { peerAvailability, requirePeers, optionalPeer } from '../availability.js'
 import { selectedTests } from '../mocha-selection.js'
 import {

@@ -6,15 +6,14 @@
  */
 import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { execFile } from 'node:child_process'
-import { analyseCapture, BT_HANDSHAKE_PREFIX } from '../capture.js'
+import { analyseCapture, BT_HANDSHAKE_PREFIX } from '../flows.js'
 import { dpiVerdicts, findNdpiReader } from '../dpi.js'
 import { requirePeers } from '../availability.js'
 import { makeTempDir, removeDir } from '../peers/common.js'
-import { buildPcap, connection, type SynthSegment } from './pcap-builder.js'
+import { writeCaptures, connection, type SynthSegment } from './synthetic-capture.js'
 
 const LISTEN = { ip: '127.0.0.1', port: 6881 }
 const handshake = (): Buffer => Buffer.concat([BT_HANDSHAKE_PREFIX, Buffer.alloc(8), randomBytes(40)])
@@ -24,17 +23,20 @@ describe('DPI verdicts (nDPI and tshark) per flow', function () {
   let dir: string
   let file: string
   before(async function () {
-    await requirePeers(this, 'dpi', 'tcpdump')
+    await requirePeers(this, 'dpi', 'tcpdump', 'scapy')
     dir = makeTempDir('dpi-test')
     file = join(dir, 'two-flows.pcap')
     // Unchoke / interested after each handshake, in segments of their own as on the wire.
     const plain = connection({ ip: '127.0.0.1', port: 50001 }, LISTEN,
       Buffer.concat([handshake(), Buffer.from([0, 0, 0, 1, 2])]), Buffer.concat([handshake(), Buffer.from([0, 0, 0, 1, 1])]), { chunk: 68 })
     const encrypted = connection({ ip: '127.0.0.1', port: 50002 }, LISTEN, randomBytes(700), randomBytes(500), { chunk: 300 })
-    writeFileSync(file, buildPcap([
-      ...timed([...plain.syn, ...plain.aSegs, ...plain.bSegs, ...plain.fin], 1_700_000_000),
-      ...timed([...encrypted.syn, ...encrypted.aSegs, ...encrypted.bSegs, ...encrypted.fin], 1_700_000_001),
-    ]))
+    writeCaptures([{
+      file,
+      segs: [
+        ...timed([...plain.syn, ...plain.aSegs, ...plain.bSegs, ...plain.fin], 1_700_000_000),
+        ...timed([...encrypted.syn, ...encrypted.aSegs, ...encrypted.bSegs, ...encrypted.fin], 1_700_000_001),
+      ],
+    }])
   })
   after(() => { if (dir) removeDir(dir) })
 

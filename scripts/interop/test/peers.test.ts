@@ -13,7 +13,8 @@ import { makeRandomTorrent, type RandomTorrent } from '../torrents.js'
 import { startLibtorrent } from '../peers/libtorrent.js'
 import { startTransmission, type TransmissionHandle } from '../peers/transmission.js'
 import { startCtorrent, type CtorrentHandle } from '../peers/ctorrent.js'
-import { startCapture, describeFlows, type CaptureHandle, type CaptureAnalysis, type FlowKind } from '../capture.js'
+import { startCapture, type CaptureHandle } from '../capture.js'
+import { describeFlows, type CaptureAnalysis, type FlowKind } from '../flows.js'
 import { peerAvailability, requirePeers, optionalPeer, type RealPeer } from '../availability.js'
 import {
   createWebTorrent, destroyWebTorrent, listeningPort, seedWith, downloadWith, addPeerWhenReady, waitDone, type Secure,
