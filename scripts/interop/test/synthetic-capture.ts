@@ -75,7 +75,7 @@ export function connection (
   b: { ip: string, port: number },
   aData: Buffer,
   bData: Buffer,
-  opts: { isnA?: number, isnB?: number, chunk?: number } = {},
+  opts: { isnA?: number, isnB?: number, chunk?: number } = {}
 ): { syn: SynthSegment[], aSegs: SynthSegment[], bSegs: SynthSegment[], fin: SynthSegment[] } {
   const isnA = opts.isnA ?? 1000
   const isnB = opts.isnB ?? 5000
