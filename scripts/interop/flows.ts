@@ -159,7 +159,7 @@ function toRecord (p: FlowParts, index: number, keepPayload: boolean): FlowRecor
 
 /** tshark display filter: TCP (and uTP) packets with an endpoint on one of `ports`, if given. */
 export function flowFilter (ports: number[], utp: boolean): string {
-  const set = ports.length ? ` in {${[...new Set(ports)].join(' ')}}` : ''
+  const set = ports.length ? ` in {${[...new Set(ports)].join(', ')}}` : ''
   const tcp = set ? `tcp.port${set}` : 'tcp'
   return utp ? `${tcp} or (bt-utp and udp.port${set})` : tcp
 }

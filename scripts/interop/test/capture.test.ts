@@ -164,7 +164,7 @@ describe('capture: TCP flows read by tshark (synthetic captures)', function () {
   })
 
   it('filters by port and separates connections that reuse a 4-tuple', async function () {
-    const flows = await analyse('reuse', [6881])
+    const flows = await analyse('reuse', [6881, 6999])
     expect(flows).to.have.length(2)
     expect(flows[0]!.initiatorToResponder.bytes).to.equal(aData.length)
     expect(flows[1]!.initiatorToResponder.bytes).to.equal(300)
