@@ -381,3 +381,20 @@ export function toEndpoint(ep: string | { address: string; port: number }): { ad
   if (!Number.isInteger(ep.port) || ep.port <= 0 || ep.port > 65535) throw new Error(`bad port in ${ep.address}:${ep.port}`)
   return ep
 }
+
+/** A driver's fresh temp dir and its download dir (`<dir>/data`), with a seeder's content copied in. */
+export async function makePeerDirs(
+  prefix: string,
+  kind: string,
+  opts: { mode: 'seed' | 'download'; seedFrom?: string; torrent: { name: string } },
+): Promise<{ dir: string; downloadDir: string }> {
+  const { mkdir } = await import('node:fs/promises')
+  const dir = makeTempDir(prefix)
+  const downloadDir = join(dir, 'data')
+  await mkdir(downloadDir, { recursive: true })
+  if (opts.mode === 'seed') {
+    if (!opts.seedFrom) throw new Error(`${kind} seed mode needs seedFrom`)
+    await copyContent(opts.seedFrom, downloadDir, opts.torrent.name)
+  }
+  return { dir, downloadDir }
+}

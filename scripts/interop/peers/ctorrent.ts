@@ -15,9 +15,9 @@
  */
 import http from 'node:http'
 import { join } from 'node:path'
-import { mkdir, readFile, writeFile, stat } from 'node:fs/promises'
+import { readFile, writeFile, stat } from 'node:fs/promises'
 import {
-  type PeerHandle, type TorrentSpec, startProcess, makeTempDir, removeDir, copyContent, assertLoopback,
+  type PeerHandle, type TorrentSpec, type ManagedProcess, startProcess, makePeerDirs, removeDir, assertLoopback,
   freePort, which, waitUntil, isListening, toEndpoint, TimeoutError,
 } from './common.js'
 
@@ -105,6 +105,62 @@ async function startStubTracker(peers: Array<{ address: string; port: number }>)
   }
 }
 
+/** ctorrent's command line: bound to `address`, exits 1 h after completion, and touches `doneMarker` on completion. */
+function ctorrentArgs(opts: CtorrentOptions, at: { address: string; port: number; dir: string; downloadDir: string; doneMarker: string; torrentCopy: string }): string[] {
+  return [
+    '-i', at.address,
+    '-p', String(at.port),
+    '-s', join(at.downloadDir, opts.torrent.name),
+    '-b', join(at.dir, 'bitfield'),
+    '-e', '1', // exit 1 h after completion: a bound, we stop it far earlier
+    '-M', '20',
+    ...(opts.verbose ? ['-v'] : []),
+    // Run on completion. ctorrent passes it to the shell; the path is ours and has no spaces.
+    '-X', `touch ${at.doneMarker}`,
+    at.torrentCopy,
+  ]
+}
+
+/** What ctorrent prints: its listen line, the end of its piece check, its piece counts. */
+class CtorrentOutput {
+  listeningLine = false
+  checked = false
+  pieces: { have: number; total: number; avail: number } | undefined
+
+  constructor(proc: ManagedProcess) {
+    proc.onStdoutLine((line) => {
+      if (/Listening on /.test(line)) this.listeningLine = true
+      if (/Checking completed/.test(line)) this.checked = true
+      const m = /\[(\d+)\/(\d+)\/(\d+)\]/.exec(line)
+      if (m) this.pieces = { have: Number(m[1]), total: Number(m[2]), avail: Number(m[3]) }
+    })
+  }
+
+  /** A downloader is complete when its completion hook ran, or when it has every piece and checked them. */
+  async isComplete(mode: 'seed' | 'download', doneMarker: string): Promise<boolean> {
+    if (mode === 'seed') return true
+    try {
+      await stat(doneMarker)
+      return true
+    } catch {
+      return !!this.pieces && this.pieces.total > 0 && this.pieces.have === this.pieces.total && this.checked
+    }
+  }
+}
+
+/** ctorrent said it listens (and, seeding, checked its pieces), and its port accepts connections. */
+async function untilListening(proc: ManagedProcess, out: CtorrentOutput, mode: 'seed' | 'download', at: { address: string; port: number }, left: () => number): Promise<void> {
+  const dead = (): Error => new Error(`ctorrent exited\n${proc.tail()}`)
+  await waitUntil(() => {
+    if (proc.hasExited()) throw dead()
+    return out.listeningLine && (out.checked || mode === 'download')
+  }, left(), 'ctorrent to listen (and check its pieces)', 50)
+  await waitUntil(async () => {
+    if (proc.hasExited()) throw dead()
+    return (await isListening(at.address, at.port)) !== false
+  }, left(), `ctorrent to listen on ${at.address}:${at.port}`, 50)
+}
+
 export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHandle> {
   const bin = findCtorrent()
   if (!bin) throw new Error('ctorrent not found (install ctorrent: scripts/install-peers)')
@@ -113,40 +169,14 @@ export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHand
   const deadline = Date.now() + (opts.startTimeoutMs ?? 20000)
   const left = (): number => Math.max(1, deadline - Date.now())
 
-  const dir = makeTempDir('ct')
-  const downloadDir = join(dir, 'data')
-  await mkdir(downloadDir, { recursive: true })
-  if (opts.mode === 'seed') {
-    if (!opts.seedFrom) throw new Error('ctorrent seed mode needs seedFrom')
-    await copyContent(opts.seedFrom, downloadDir, opts.torrent.name)
-  }
+  const { dir, downloadDir } = await makePeerDirs('ct', 'ctorrent', opts)
   const tracker = await startStubTracker((opts.trackerPeers ?? []).map(toEndpoint))
   const torrentCopy = join(dir, 'ctorrent.torrent')
   await writeFile(torrentCopy, withAnnounce(await readFile(opts.torrent.torrentPath), tracker.url))
   const port = opts.port ?? (await freePort(address))
   const doneMarker = join(dir, 'complete.marker')
-  const args = [
-    '-i', address,
-    '-p', String(port),
-    '-s', join(downloadDir, opts.torrent.name),
-    '-b', join(dir, 'bitfield'),
-    '-e', '1', // exit 1 h after completion: a bound, we stop it far earlier
-    '-M', '20',
-    ...(opts.verbose ? ['-v'] : []),
-    // Run on completion. ctorrent passes it to the shell; the path is ours and has no spaces.
-    '-X', `touch ${doneMarker}`,
-    torrentCopy,
-  ]
-  const proc = startProcess(bin, args, { label: `ct:${opts.mode}`, cwd: dir })
-  let listeningLine = false
-  let checked = false
-  let pieces: { have: number; total: number; avail: number } | undefined
-  proc.onStdoutLine((line) => {
-    if (/Listening on /.test(line)) listeningLine = true
-    if (/Checking completed/.test(line)) checked = true
-    const m = /\[(\d+)\/(\d+)\/(\d+)\]/.exec(line)
-    if (m) pieces = { have: Number(m[1]), total: Number(m[2]), avail: Number(m[3]) }
-  })
+  const proc = startProcess(bin, ctorrentArgs(opts, { address, port, dir, downloadDir, doneMarker, torrentCopy }), { label: `ct:${opts.mode}`, cwd: dir })
+  const out = new CtorrentOutput(proc)
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
@@ -162,31 +192,13 @@ export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHand
       removeDir(dir)
     }
   }
-  const dead = (): Error => new Error(`ctorrent exited\n${proc.tail()}`)
   try {
-    await waitUntil(() => {
-      if (proc.hasExited()) throw dead()
-      return listeningLine && (checked || opts.mode === 'download')
-    }, left(), 'ctorrent to listen (and check its pieces)', 50)
-    await waitUntil(async () => {
-      if (proc.hasExited()) throw dead()
-      return (await isListening(address, port)) !== false
-    }, left(), `ctorrent to listen on ${address}:${port}`, 50)
+    await untilListening(proc, out, opts.mode, { address, port }, left)
   } catch (err) {
     const tail = proc.tail(30)
     await stop()
     if (err instanceof Error) err.message += `\n${tail}`
     throw err
-  }
-
-  const isComplete = async (): Promise<boolean> => {
-    if (opts.mode === 'seed') return true
-    try {
-      await stat(doneMarker)
-      return true
-    } catch {
-      return !!pieces && pieces.total > 0 && pieces.have === pieces.total && checked
-    }
   }
 
   return {
@@ -198,8 +210,8 @@ export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHand
     downloadDir,
     async waitForComplete(timeoutMs: number): Promise<void> {
       await waitUntil(async () => {
-        if (await isComplete()) return true
-        if (proc.hasExited()) throw dead()
+        if (await out.isComplete(opts.mode, doneMarker)) return true
+        if (proc.hasExited()) throw new Error(`ctorrent exited\n${proc.tail()}`)
         return false
       }, timeoutMs, 'ctorrent download to complete', 100).catch((err: unknown) => {
         if (err instanceof TimeoutError) err.message += `\n${proc.tail(20)}`
@@ -209,7 +221,7 @@ export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHand
     contentPath: (rel?: string) => (rel ? join(downloadDir, opts.torrent.name, rel) : join(downloadDir, opts.torrent.name)),
     logTail: (n?: number) => proc.tail(n),
     announces: tracker.count,
-    pieces: () => pieces,
+    pieces: () => out.pieces,
     stop,
   }
 }

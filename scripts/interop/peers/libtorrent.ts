@@ -4,9 +4,8 @@
  */
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
-import { mkdir } from 'node:fs/promises'
 import {
-  type PeerHandle, type TorrentSpec, startProcess, makeTempDir, removeDir, copyContent, withTimeout,
+  type PeerHandle, type TorrentSpec, type ManagedProcess, startProcess, makePeerDirs, removeDir, withTimeout,
   assertLoopback, toEndpoint, TimeoutError,
 } from './common.js'
 import { findPythonWith } from '../python.js'
@@ -94,18 +93,8 @@ export function findLibtorrentVersion(): string {
   return findPythonWith('libtorrent')?.version ?? ''
 }
 
-export async function startLibtorrent(opts: LibtorrentOptions): Promise<LibtorrentHandle> {
-  const python = findLibtorrentPython()
-  if (!python) throw new Error('libtorrent python bindings not found (install python3-libtorrent: scripts/install-peers)')
-  const address = opts.address ?? '127.0.0.1'
-  assertLoopback(address)
-  const dir = makeTempDir('lt')
-  const downloadDir = join(dir, 'data')
-  await mkdir(downloadDir, { recursive: true })
-  if (opts.mode === 'seed') {
-    if (!opts.seedFrom) throw new Error('libtorrent seed mode needs seedFrom')
-    await copyContent(opts.seedFrom, downloadDir, opts.torrent.name)
-  }
+/** lt_peer.py's command line for `opts`. */
+function ltPeerArgs(opts: LibtorrentOptions, address: string, downloadDir: string): string[] {
   const args = [
     '-u', LT_PEER_SCRIPT,
     '--torrent', opts.torrent.torrentPath,
@@ -125,22 +114,29 @@ export async function startLibtorrent(opts: LibtorrentOptions): Promise<Libtorre
     const ep = toEndpoint(c)
     args.push('--connect', `${ep.address}:${ep.port}`)
   }
+  return args
+}
 
-  const proc = startProcess(python, args, {
-    label: `lt:${opts.mode}`,
-    cwd: dir,
-    stdinPipe: true,
-    keepInTail: (line) => !line.startsWith('{"type":"status"'), // lastStatus() has the latest
-  })
-  let listening: { address: string; port: number } | undefined
-  let status: LtStatus | undefined
-  let complete = false
-  let fatal: string | undefined
-  const seen = new Map<string, LtPeerStatus>()
-  const alerts: string[] = []
-  const waiters = new Set<() => void>()
-  const wake = (): void => { for (const w of waiters) w() }
-  proc.onStdoutLine((line) => {
+/** What lt_peer.py reports on stdout (one JSON object a line), and waits on those reports. */
+class LtPeerReports {
+  listening: { address: string; port: number } | undefined
+  status: LtStatus | undefined
+  complete = false
+  fatal: string | undefined
+  readonly seen = new Map<string, LtPeerStatus>()
+  readonly alerts: string[] = []
+  private readonly waiters = new Set<() => void>()
+
+  constructor(private readonly proc: ManagedProcess) {
+    proc.onStdoutLine((line) => this.onLine(line))
+    void proc.exited.then(() => this.wake())
+  }
+
+  private wake(): void {
+    for (const w of this.waiters) w()
+  }
+
+  private onLine(line: string): void {
     let msg: { type?: string; [k: string]: unknown }
     try {
       msg = JSON.parse(line) as { type?: string }
@@ -149,38 +145,39 @@ export async function startLibtorrent(opts: LibtorrentOptions): Promise<Libtorre
     }
     switch (msg.type) {
       case 'listening':
-        listening = { address: String(msg.address), port: Number(msg.port) }
+        this.listening = { address: String(msg.address), port: Number(msg.port) }
         break
       case 'status':
-        status = msg as unknown as LtStatus
-        for (const p of status.peers) if (!p.flags.includes('connecting')) seen.set(`${p.ip}:${p.port}`, p)
+        this.status = msg as unknown as LtStatus
+        for (const p of this.status.peers) if (!p.flags.includes('connecting')) this.seen.set(`${p.ip}:${p.port}`, p)
         break
       case 'peer': {
         const p = msg as unknown as LtPeerStatus
-        seen.set(`${p.ip}:${p.port}`, p)
+        this.seen.set(`${p.ip}:${p.port}`, p)
         break
       }
       case 'complete':
-        complete = true
+        this.complete = true
         break
       case 'alert':
-        alerts.push(`${String(msg.what)}: ${String(msg.message)}`)
+        this.alerts.push(`${String(msg.what)}: ${String(msg.message)}`)
         break
       case 'error':
-        fatal = String(msg.message)
+        this.fatal = String(msg.message)
         break
     }
-    wake()
-  })
-  void proc.exited.then(wake)
+    this.wake()
+  }
 
-  const waitFor = (pred: () => boolean, timeoutMs: number, what: string): Promise<void> =>
-    withTimeout(
+  /** Resolves when `pred` holds; rejects on a fatal report, the process's exit, or the bound. */
+  waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+    const { proc, waiters } = this
+    return withTimeout(
       new Promise<void>((resolve, reject) => {
         const check = (): void => {
           if (pred()) { waiters.delete(check); resolve(); return }
-          if (fatal) { waiters.delete(check); reject(new Error(`libtorrent peer error: ${fatal}\n${proc.tail()}`)); return }
-          if (proc.hasExited()) { waiters.delete(check); reject(new Error(`libtorrent peer exited while waiting for ${what}\n${proc.tail()}`)); return }
+          if (this.fatal) { waiters.delete(check); reject(new Error(`libtorrent peer error: ${this.fatal}\n${proc.tail()}`)); return }
+          if (proc.hasExited()) { waiters.delete(check); reject(new Error(`libtorrent peer exited while waiting for ${what}\n${proc.tail()}`)) }
         }
         waiters.add(check)
         check()
@@ -191,6 +188,22 @@ export async function startLibtorrent(opts: LibtorrentOptions): Promise<Libtorre
       if (err instanceof TimeoutError) err.message += `\n${proc.tail(30)}`
       throw err
     })
+  }
+}
+
+export async function startLibtorrent(opts: LibtorrentOptions): Promise<LibtorrentHandle> {
+  const python = findLibtorrentPython()
+  if (!python) throw new Error('libtorrent python bindings not found (install python3-libtorrent: scripts/install-peers)')
+  const address = opts.address ?? '127.0.0.1'
+  assertLoopback(address)
+  const { dir, downloadDir } = await makePeerDirs('lt', 'libtorrent', opts)
+  const proc = startProcess(python, ltPeerArgs(opts, address, downloadDir), {
+    label: `lt:${opts.mode}`,
+    cwd: dir,
+    stdinPipe: true,
+    keepInTail: (line) => !line.startsWith('{"type":"status"'), // lastStatus() has the latest
+  })
+  const reports = new LtPeerReports(proc)
 
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -204,26 +217,25 @@ export async function startLibtorrent(opts: LibtorrentOptions): Promise<Libtorre
   }
 
   try {
-    await waitFor(() => listening !== undefined, opts.startTimeoutMs ?? 20000, 'listen socket')
+    await reports.waitFor(() => reports.listening !== undefined, opts.startTimeoutMs ?? 20000, 'listen socket')
   } catch (err) {
     await stop()
     throw err
   }
 
-  const port = listening!.port
   return {
     kind: 'libtorrent',
     pid: proc.pid,
     address,
-    port,
+    port: reports.listening!.port,
     dir,
     downloadDir,
-    waitForComplete: (timeoutMs) => waitFor(() => complete, timeoutMs, 'download to complete'),
+    waitForComplete: (timeoutMs) => reports.waitFor(() => reports.complete, timeoutMs, 'download to complete'),
     contentPath: (rel?: string) => (rel ? join(downloadDir, opts.torrent.name, rel) : join(downloadDir, opts.torrent.name)),
-    logTail: (n?: number) => `${proc.tail(n)}\n[lt last status] ${JSON.stringify(status)}`,
-    lastStatus: () => status,
-    seenPeers: () => new Map(seen),
-    alerts: () => [...alerts],
+    logTail: (n?: number) => `${proc.tail(n)}\n[lt last status] ${JSON.stringify(reports.status)}`,
+    lastStatus: () => reports.status,
+    seenPeers: () => new Map(reports.seen),
+    alerts: () => [...reports.alerts],
     connect: (ep) => {
       const e = toEndpoint(ep)
       proc.writeLine(`connect ${e.address}:${e.port}`)

@@ -10,8 +10,8 @@ import http from 'node:http'
 import { join } from 'node:path'
 import { mkdir, writeFile, readFile } from 'node:fs/promises'
 import {
-  type PeerHandle, type TorrentSpec, startProcess, makeTempDir, removeDir, copyContent, assertLoopback,
-  freePort, which, runQuick, sleep, waitUntil, isListening, TimeoutError,
+  type PeerHandle, type TorrentSpec, startProcess, makePeerDirs, removeDir, assertLoopback,
+  freePort, which, runQuick, sleep, waitUntil, isListening, TimeoutError, type ManagedProcess,
 } from './common.js'
 
 /** settings.json `encryption`: 0 = tolerated (prefer plaintext), 1 = preferred, 2 = required. */
@@ -142,30 +142,15 @@ class TransmissionRpc {
   }
 }
 
-export async function startTransmission(opts: TransmissionOptions): Promise<TransmissionHandle> {
-  const bin = findTransmission()
-  if (!bin) throw new Error('transmission-daemon not found (install transmission-daemon: scripts/install-peers)')
-  const address = opts.address ?? '127.0.0.1'
-  assertLoopback(address)
-  const startTimeoutMs = opts.startTimeoutMs ?? 30000
-  const deadline = Date.now() + startTimeoutMs
-  const left = (): number => Math.max(1, deadline - Date.now())
-
-  const dir = makeTempDir('tr')
-  const configDir = join(dir, 'config')
-  const downloadDir = join(dir, 'data')
-  await mkdir(configDir, { recursive: true })
-  await mkdir(downloadDir, { recursive: true })
-  if (opts.mode === 'seed') {
-    if (!opts.seedFrom) throw new Error('transmission seed mode needs seedFrom')
-    await copyContent(opts.seedFrom, downloadDir, opts.torrent.name)
-  }
-  const port = opts.port ?? (await freePort(address))
-  const rpcPort = opts.rpcPort ?? (await freePort('127.0.0.1'))
-  const settings: Record<string, unknown> = {
-    'bind-address-ipv4': address,
+/** settings.json: loopback only, no DHT/LPD/PEX/uTP/port forwarding, no queues or limits, RPC on 127.0.0.1. */
+function transmissionSettings(
+  opts: TransmissionOptions,
+  at: { address: string; port: number; rpcPort: number; downloadDir: string },
+): Record<string, unknown> {
+  return {
+    'bind-address-ipv4': at.address,
     'bind-address-ipv6': '::1',
-    'peer-port': port,
+    'peer-port': at.port,
     'peer-port-random-on-start': false,
     'port-forwarding-enabled': false,
     'dht-enabled': false,
@@ -176,12 +161,12 @@ export async function startTransmission(opts: TransmissionOptions): Promise<Tran
     encryption: opts.encryption ?? 1,
     'rpc-enabled': true,
     'rpc-bind-address': '127.0.0.1',
-    'rpc-port': rpcPort,
+    'rpc-port': at.rpcPort,
     'rpc-authentication-required': false,
     'rpc-whitelist-enabled': true,
     'rpc-whitelist': '127.0.0.1',
     'rpc-host-whitelist-enabled': false,
-    'download-dir': downloadDir,
+    'download-dir': at.downloadDir,
     'incomplete-dir-enabled': false,
     'watch-dir-enabled': false,
     'rename-partial-files': false,
@@ -201,79 +186,122 @@ export async function startTransmission(opts: TransmissionOptions): Promise<Tran
     'message-level': 2,
     ...opts.extraSettings,
   }
+}
+
+/** One running daemon: its process, its RPC, the torrent it was given and every peer it reported. */
+class TransmissionDaemon {
+  readonly seen = new Map<string, TrPeer>()
+  torrentId = 0
+  private poller: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor(readonly proc: ManagedProcess, readonly rpc: TransmissionRpc, private readonly dir: string) {}
+
+  dead(): Error {
+    return new Error(`transmission-daemon exited\n${this.proc.tail()}`)
+  }
+
+  async torrent(): Promise<TrTorrent> {
+    const r = await this.rpc.call('torrent-get', { ids: [this.torrentId], fields: TORRENT_FIELDS })
+    const list = r.torrents as TrTorrent[] | undefined
+    const t = list?.[0]
+    if (!t) throw new Error('transmission: torrent vanished')
+    for (const p of t.peers) this.seen.set(`${p.address}:${p.port}`, p)
+    return t
+  }
+
+  /** Poll the torrent (and so its peers) twice a second until stop(). */
+  poll(): void {
+    this.poller = setInterval(() => { void this.torrent().catch(() => undefined) }, 500)
+    this.poller.unref()
+  }
+
+  /** Wait until `check` holds, failing at once if the daemon exits. */
+  waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs: number): Promise<boolean> {
+    return waitUntil(async () => {
+      if (this.proc.hasExited()) throw this.dead()
+      return check()
+    }, timeoutMs, what, intervalMs)
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.poller) clearInterval(this.poller)
+    try {
+      await this.proc.stop('SIGTERM', 8000)
+    } finally {
+      removeDir(this.dir)
+    }
+  }
+}
+
+/** The RPC answers, the torrent is added (and, for a seeder, verified and seeding), the peer port listens. */
+async function becomeReady(
+  d: TransmissionDaemon,
+  opts: TransmissionOptions,
+  at: { address: string; port: number; downloadDir: string },
+  left: () => number,
+): Promise<void> {
+  await d.waitFor(async () => {
+    try {
+      await d.rpc.call('session-get')
+      return true
+    } catch {
+      return false
+    }
+  }, left(), 'transmission RPC to answer', 150)
+  const added = await d.rpc.call('torrent-add', {
+    metainfo: (await readFile(opts.torrent.torrentPath)).toString('base64'),
+    'download-dir': at.downloadDir,
+    paused: false,
+  })
+  const info = (added['torrent-added'] ?? added['torrent-duplicate']) as { id: number } | undefined
+  if (!info) throw new Error(`transmission: torrent-add returned ${JSON.stringify(added)}`)
+  d.torrentId = info.id
+  if (opts.mode === 'seed') {
+    // Have it hash-check the copied content now, rather than whenever it gets round to it.
+    await d.rpc.call('torrent-verify', { ids: [d.torrentId] })
+    await d.waitFor(async () => {
+      const t = await d.torrent()
+      if (t.error) throw new Error(`transmission: ${t.errorString}`)
+      return t.percentDone === 1 && t.status === 6 // 6 = seeding
+    }, left(), 'transmission to verify and seed', 200)
+  }
+  await d.waitFor(async () => (await isListening(at.address, at.port)) !== false,
+    left(), `transmission to listen on ${at.address}:${at.port}`, 100)
+}
+
+export async function startTransmission(opts: TransmissionOptions): Promise<TransmissionHandle> {
+  const bin = findTransmission()
+  if (!bin) throw new Error('transmission-daemon not found (install transmission-daemon: scripts/install-peers)')
+  const address = opts.address ?? '127.0.0.1'
+  assertLoopback(address)
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30000)
+  const left = (): number => Math.max(1, deadline - Date.now())
+
+  const { dir, downloadDir } = await makePeerDirs('tr', 'transmission', opts)
+  const configDir = join(dir, 'config')
+  await mkdir(configDir, { recursive: true })
+  const port = opts.port ?? (await freePort(address))
+  const rpcPort = opts.rpcPort ?? (await freePort('127.0.0.1'))
+  const settings = transmissionSettings(opts, { address, port, rpcPort, downloadDir })
   await writeFile(join(configDir, 'settings.json'), JSON.stringify(settings, null, 2))
 
   // -f: foreground (our PID is the daemon). Flags repeat the settings so that a settings.json
   // rewrite by the daemon cannot turn anything back on.
   const args = ['-f', '-g', configDir, '--no-dht', '--no-lpd', '--no-utp', '-M', '--log-info']
   const proc = startProcess(bin, args, { label: `tr:${opts.mode}`, cwd: dir })
-  const rpc = new TransmissionRpc(rpcPort)
-  const seen = new Map<string, TrPeer>()
-  let poller: NodeJS.Timeout | undefined
-  let stopped = false
-  const stop = async (): Promise<void> => {
-    if (stopped) return
-    stopped = true
-    if (poller) clearInterval(poller)
-    try {
-      await proc.stop('SIGTERM', 8000)
-    } finally {
-      removeDir(dir)
-    }
-  }
-  const dead = (): Error => new Error(`transmission-daemon exited\n${proc.tail()}`)
-
-  let torrentId = 0
-  const getTorrent = async (): Promise<TrTorrent> => {
-    const r = await rpc.call('torrent-get', { ids: [torrentId], fields: TORRENT_FIELDS })
-    const list = r.torrents as TrTorrent[] | undefined
-    const t = list?.[0]
-    if (!t) throw new Error('transmission: torrent vanished')
-    for (const p of t.peers) seen.set(`${p.address}:${p.port}`, p)
-    return t
-  }
-
+  const d = new TransmissionDaemon(proc, new TransmissionRpc(rpcPort), dir)
   try {
-    await waitUntil(async () => {
-      if (proc.hasExited()) throw dead()
-      try {
-        await rpc.call('session-get')
-        return true
-      } catch {
-        return false
-      }
-    }, left(), 'transmission RPC to answer', 150)
-    const added = await rpc.call('torrent-add', {
-      metainfo: (await readFile(opts.torrent.torrentPath)).toString('base64'),
-      'download-dir': downloadDir,
-      paused: false,
-    })
-    const info = (added['torrent-added'] ?? added['torrent-duplicate']) as { id: number } | undefined
-    if (!info) throw new Error(`transmission: torrent-add returned ${JSON.stringify(added)}`)
-    torrentId = info.id
-    if (opts.mode === 'seed') {
-      // Have it hash-check the copied content now, rather than whenever it gets round to it.
-      await rpc.call('torrent-verify', { ids: [torrentId] })
-      await waitUntil(async () => {
-        if (proc.hasExited()) throw dead()
-        const t = await getTorrent()
-        if (t.error) throw new Error(`transmission: ${t.errorString}`)
-        return t.percentDone === 1 && t.status === 6 // 6 = seeding
-      }, left(), 'transmission to verify and seed', 200)
-    }
-    await waitUntil(async () => {
-      if (proc.hasExited()) throw dead()
-      return (await isListening(address, port)) !== false
-    }, left(), `transmission to listen on ${address}:${port}`, 100)
+    await becomeReady(d, opts, { address, port, downloadDir }, left)
   } catch (err) {
     const tail = proc.tail(30)
-    await stop()
+    await d.stop()
     if (err instanceof Error) err.message += `\n${tail}`
     throw err
   }
-
-  poller = setInterval(() => { void getTorrent().catch(() => undefined) }, 500)
-  poller.unref()
+  d.poll()
 
   return {
     kind: 'transmission',
@@ -284,9 +312,8 @@ export async function startTransmission(opts: TransmissionOptions): Promise<Tran
     dir,
     downloadDir,
     async waitForComplete(timeoutMs: number): Promise<void> {
-      await waitUntil(async () => {
-        if (proc.hasExited()) throw dead()
-        const t = await getTorrent()
+      await d.waitFor(async () => {
+        const t = await d.torrent()
         if (t.error) throw new Error(`transmission: ${t.errorString}`)
         return t.percentDone === 1 && t.leftUntilDone === 0
       }, timeoutMs, 'transmission download to complete', 250).catch(async (err: unknown) => {
@@ -298,9 +325,9 @@ export async function startTransmission(opts: TransmissionOptions): Promise<Tran
     },
     contentPath: (rel?: string) => (rel ? join(downloadDir, opts.torrent.name, rel) : join(downloadDir, opts.torrent.name)),
     logTail: (n?: number) => proc.tail(n),
-    rpc: (method, args) => rpc.call(method, args),
-    torrent: getTorrent,
-    seenPeers: () => new Map(seen),
-    stop,
+    rpc: (method, args) => d.rpc.call(method, args),
+    torrent: () => d.torrent(),
+    seenPeers: () => new Map(d.seen),
+    stop: () => d.stop(),
   }
 }
