@@ -248,6 +248,75 @@ async function settle(p: Promise<unknown>): Promise<boolean> {
   }
 }
 
+/** Our client, its listening port and its torrent (seeding or downloading), with every wire recorded. */
+async function startOurSide(spec: ScenarioSpec, t: RandomTorrent, dir: string, res: Resources): Promise<OurSide> {
+  const client: OurClient = createOurClient(spec.policy, spec.setting.transport ?? 'tcp')
+  res.add(() => destroyOurClient(client))
+  const port = await ourListeningPort(client)
+  const downloadDir = join(dir, 'ours')
+  const torrent: Torrent = spec.role === 'seeds'
+    ? await seedWith(client as never, t.torrentBuffer, t.contentDir)
+    : downloadWith(client as never, t.torrentBuffer, downloadDir)
+  return { client, port, downloadDir, torrent, recorder: new WireRecorder(torrent) }
+}
+
+interface OurSide {
+  client: OurClient
+  port: number
+  downloadDir: string
+  torrent: Torrent
+  recorder: WireRecorder
+}
+
+/** tcpdump on both ports, before the peer even starts. */
+async function startScenarioCapture(spec: ScenarioSpec, peerPort: number, ourPort: number, res: Resources): Promise<CaptureHandle> {
+  // uTP: UDP too (and TCP, to show that nothing went over TCP), in 8 KiB ring slots (uTP datagrams are
+  // ~1.5 KB; a truncated one would be flagged by the flow's truncatedSegments).
+  const cap = await startCapture((spec.setting.transport ?? 'tcp') === 'utp'
+    ? { ports: [peerPort, ourPort], protocols: ['tcp', 'udp'], snapLength: 8192 }
+    : { ports: [peerPort, ourPort] })
+  res.pid(cap.pid)
+  res.add(async () => { await cap.stop(); cap.dispose() })
+  return cap
+}
+
+/** The real peer, in the other role; it dials us when the spec says so. */
+async function startScenarioPeer(spec: ScenarioSpec, t: RandomTorrent, peerPort: number, ourPort: number, res: Resources): Promise<StartedPeer> {
+  const peer = await spec.setting.start({
+    torrent: t,
+    mode: spec.role === 'seeds' ? 'download' : 'seed',
+    port: peerPort,
+    dialUs: spec.dial === 'they dial' ? { address: '127.0.0.1', port: ourPort } : undefined,
+  })
+  res.pid(peer.handle.pid)
+  res.add(() => peer.handle.stop())
+  return peer
+}
+
+/** Dial (if we do) and wait for the downloading side to complete, within the bound. */
+async function transfer(spec: ScenarioSpec, ours: OurSide, peer: StartedPeer, tStart: number, mark: (what: string) => void): Promise<{ completed: boolean; elapsedMs: number }> {
+  const t0 = spec.dial === 'we dial' ? Date.now() : tStart
+  if (spec.dial === 'we dial') {
+    await addPeerWhenReady(ours.torrent, peer.handle.address, peer.handle.port)
+    mark(`we dialed ${peer.handle.address}:${peer.handle.port}`)
+  }
+  const completed = await settle(spec.role === 'downloads'
+    ? waitDone(ours.torrent, spec.boundMs, 'our download')
+    : peer.handle.waitForComplete(spec.boundMs))
+  return { completed, elapsedMs: Date.now() - t0 }
+}
+
+/** The analysed capture and, when asked, the DPI verdicts on its flows. */
+async function analyseScenarioCapture(spec: ScenarioSpec, cap: CaptureHandle | undefined, ports: number[], mark: (what: string) => void): Promise<{ analysis?: CaptureAnalysis; dpi?: Map<number, DpiVerdict> }> {
+  if (!cap) return {}
+  const analysis = await cap.stopAndAnalyse({ utp: spec.setting.transport === 'utp' })
+  mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
+  if (!spec.dpi) return { analysis }
+  const dpi = await dpiVerdicts(cap.file, analysis.flows, ports)
+  mark(`DPI: ${[...dpi.values()].map((v) => `nDPI ${v.ndpi} / tshark ${v.tsharkBitTorrent ? 'BitTorrent' : 'none'}`).join(', ')}`)
+  return { analysis, dpi }
+}
+
 export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
   const { setting, role, dial, policy } = spec
   if (dial === 'they dial' && !setting.dialsWhen.includes(role === 'seeds' ? 'download' : 'seed')) {
@@ -263,42 +332,17 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
     const t = await makeRandomTorrent({ dir: join(dir, 'src'), size: setting.size })
 
     // Our client first: its port is needed by the capture filter and by a peer that dials us.
-    const transport = setting.transport ?? 'tcp'
-    const client: OurClient = createOurClient(policy, transport)
-    res.add(() => destroyOurClient(client))
-    const ourPort = await ourListeningPort(client)
-    const ourDir = join(dir, 'ours')
-    const torrent: Torrent = role === 'seeds'
-      ? await seedWith(client as never, t.torrentBuffer, t.contentDir)
-      : downloadWith(client as never, t.torrentBuffer, ourDir)
-    const recorder = new WireRecorder(torrent)
-    mark(`our client (${policy}) on port ${ourPort}, ${role === 'seeds' ? 'seeding' : 'downloading'}`)
+    const ours = await startOurSide(spec, t, dir, res)
+    mark(`our client (${policy}) on port ${ours.port}, ${role === 'seeds' ? 'seeding' : 'downloading'}`)
 
     // The peer's port is chosen now so that the capture runs before the peer even starts.
     const peerPort = await freePort(setting.address)
-    let cap: CaptureHandle | undefined
-    if (spec.capture) {
-      // uTP: UDP too (and TCP, to show that nothing went over TCP).
-      // uTP: UDP too (and TCP, to show that nothing went over TCP), in 8 KiB ring slots (uTP datagrams are
-      // ~1.5 KB; a truncated one would be flagged by the flow's truncatedSegments).
-      cap = await startCapture(transport === 'utp'
-        ? { ports: [peerPort, ourPort], protocols: ['tcp', 'udp'], snapLength: 8192 }
-        : { ports: [peerPort, ourPort] })
-      res.pid(cap.pid)
-      res.add(async () => { await cap!.stop(); cap!.dispose() })
-      mark(`tcpdump pid ${cap.pid}: ${cap.filter}`)
-    }
+    const cap = spec.capture ? await startScenarioCapture(spec, peerPort, ours.port, res) : undefined
+    if (cap) mark(`tcpdump pid ${cap.pid}: ${cap.filter}`)
 
     // A peer that dials us may finish while start() still waits for it to be ready: time from here.
     const tStart = Date.now()
-    const peer = await setting.start({
-      torrent: t,
-      mode: role === 'seeds' ? 'download' : 'seed',
-      port: peerPort,
-      dialUs: dial === 'they dial' ? { address: '127.0.0.1', port: ourPort } : undefined,
-    })
-    res.pid(peer.handle.pid)
-    res.add(() => peer.handle.stop())
+    const peer = await startScenarioPeer(spec, t, peerPort, ours.port, res)
     mark(`${setting.kind} pid ${peer.handle.pid} on ${peer.handle.address}:${peer.handle.port}`)
     if (role === 'downloads') {
       // A seeder is ready once it has checked its copy (ctorrent and Transmission: at start).
@@ -306,25 +350,13 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       mark('peer has checked its copy')
     }
 
-    const t0 = dial === 'we dial' ? Date.now() : tStart
-    if (dial === 'we dial') {
-      await addPeerWhenReady(torrent, peer.handle.address, peer.handle.port)
-      mark(`we dialed ${peer.handle.address}:${peer.handle.port}`)
-    }
-    const completed = await settle(role === 'downloads'
-      ? waitDone(torrent, spec.boundMs, 'our download')
-      : peer.handle.waitForComplete(spec.boundMs))
-    const elapsedMs = Date.now() - t0
+    const { completed, elapsedMs } = await transfer(spec, ours, peer, tStart, mark)
     mark(completed ? 'transfer complete' : `no completion within ${spec.boundMs} ms`)
-
     let receivedSha256: string | undefined
     if (completed) {
-      receivedSha256 = await sha256File(role === 'downloads' ? join(ourDir, t.name) : peer.handle.contentPath())
+      receivedSha256 = await sha256File(role === 'downloads' ? join(ours.downloadDir, t.name) : peer.handle.contentPath())
     }
-    const analysis = cap ? await cap.stopAndAnalyse({ utp: transport === 'utp' }) : undefined
-    if (analysis) mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
-    const dpi = analysis && spec.dpi ? await dpiVerdicts(cap!.file, analysis.flows, [peerPort, ourPort]) : undefined
-    if (dpi) mark(`DPI: ${[...dpi.values()].map((v) => `nDPI ${v.ndpi} / tshark ${v.tsharkBitTorrent ? 'BitTorrent' : 'none'}`).join(', ')}`)
+    const { analysis, dpi } = await analyseScenarioCapture(spec, cap, [peerPort, ours.port], mark)
 
     const obs: Observation = {
       spec,
@@ -333,12 +365,12 @@ export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
       totalMs: 0,
       expectedSha256: t.sha256,
       receivedSha256,
-      ourPort,
+      ourPort: ours.port,
       peer: { kind: setting.kind, address: peer.handle.address, port: peer.handle.port, pid: peer.handle.pid },
-      wires: recorder.records(),
-      stats: client.mseStats,
-      ourDownloaded: torrent.downloaded,
-      ourUploaded: torrent.uploaded,
+      wires: ours.recorder.records(),
+      stats: ours.client.mseStats,
+      ourDownloaded: ours.torrent.downloaded,
+      ourUploaded: ours.torrent.uploaded,
       peerView: peer.view(),
       analysis,
       dpi,

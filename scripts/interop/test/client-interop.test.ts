@@ -21,9 +21,9 @@ import { selectedTests } from '../mocha-selection.js'
 import {
   runScenario, libtorrentSetting, transmissionSetting, ctorrentSetting, ourFlows, mainWire, flowOfWire, totalBytes,
   describeObservation, LABEL_OF_METHOD,
-  type PeerSetting, type ScenarioSpec, type Observation, type Method, type OurRole, type Dialer, type PeerView,
+  type OurFlow, type PeerSetting, type ScenarioSpec, type Observation, type Method, type OurRole, type Dialer, type PeerView,
 } from '../scenario.js'
-import type { EncryptionPolicy } from '../ours-side.js'
+import type { EncryptionPolicy, WireRecord } from '../ours-side.js'
 
 // ---------------------------------------------------------------------------------------------
 // The peers, their settings, and what must happen
@@ -253,60 +253,94 @@ function resultsMarkdown(): string {
 /** Bytes of the peer's bare plaintext handshake. */
 const BT_HANDSHAKE_BYTES = 68
 
+/** What every check reads: the observation, what it must show, our flows in the capture, the failure text. */
+interface CheckContext {
+  obs: Observation
+  e: Expectation
+  flows: OurFlow[]
+  captured: boolean
+  why: string
+}
+
 function check(obs: Observation, e: Expectation): void {
-  const { spec } = obs
-  const why = describeObservation(obs)
-  const flows = ourFlows(obs)
-  const captured = obs.analysis !== undefined
-  if (captured && process.env.MSE_INTEROP_VERBOSE) process.stderr.write(`      flows:\n        ${describeFlows(obs.analysis!.flows).split('\n').join('\n        ')}\n`)
-
-  // Under `required`, not one plaintext BitTorrent byte from us, whatever happens.
-  if (spec.policy === 'required') {
-    for (const f of flows) expect(f.fromUs.containsBtProtocol, `plaintext BitTorrent handshake sent by us under required${why}`).to.equal(false)
-  }
-  checkDpi(obs, flows, why)
-
+  const c: CheckContext = { obs, e, flows: ourFlows(obs), captured: obs.analysis !== undefined, why: describeObservation(obs) }
+  if (c.captured && process.env.MSE_INTEROP_VERBOSE) process.stderr.write(`      flows:\n        ${describeFlows(obs.analysis!.flows).split('\n').join('\n        ')}\n`)
+  checkNoPlaintextFromUs(c)
+  checkDpi(obs, c.flows, c.why)
   if (e.outcome === 'refused') {
-    expect(obs.completed, `completed although it must be refused${why}`).to.equal(false)
-    // (A seeder's `uploaded` counts what its Wire wrote into the MSE stream, held there unsent
-    // while the handshake runs: the capture below is what tells whether anything left.)
-    if (spec.role === 'downloads') expect(obs.ourDownloaded, `downloaded bytes${why}`).to.equal(0)
-    expect(obs.wires, `a wire was established${why}`).to.have.length(0)
-    expect(obs.stats.connected, why).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
-    expect(obs.stats.attempts.plaintext, `plaintext dials${why}`).to.equal(0)
-    expect(obs.stats.fallbacks, why).to.deep.equal({ toPlaintext: 0, toMse: 0 })
-    if (spec.dial === 'we dial') {
-      expect(obs.stats.attempts.mse, `MSE dials${why}`).to.be.at.least(1)
-      const failed = Object.values(obs.stats.errors).reduce((a, b) => a + (b ?? 0), 0)
-      expect(failed, `every MSE dial failed${why}`).to.equal(obs.stats.attempts.mse)
-    } else {
-      expect(obs.stats.errors['plaintext-refused'] ?? 0, `refused plaintext handshakes${why}`).to.be.at.least(1)
-    }
-    if (captured) {
-      expect(flows.length, `no connection attempt in the capture${why}`).to.be.at.least(1)
-      for (const f of flows) {
-        if (spec.dial === 'we dial') {
-          expect(f.weDialed, why).to.equal(true)
-          // Ya + PadA at most: the handshake never got to flight 3. Fewer than 96 when the peer hung up on
-          // the first of the writes the key leaves in (mse-wire's flight-scatter.ts).
-          expect(f.fromUs.bytes, `bytes we sent on a refused connection${why}`).to.be.within(1, 96 + 512)
-        } else {
-          expect(f.weDialed, why).to.equal(false)
-          expect(f.fromUs.bytes, `bytes we sent on a refused plaintext connection${why}`).to.equal(0)
-        }
-        if (e.peerSpeaksPlaintextFirst) {
-          expect(f.toUs.bytes, `the peer sent more than its bare handshake${why}`).to.be.at.most(BT_HANDSHAKE_BYTES)
-          if (f.toUs.bytes > 0) expect(f.toUs.startsWithBtHandshake, why).to.equal(true)
-        } else {
-          expect(f.toUs.bytes, `the peer answered our key${why}`).to.equal(0)
-          expect(f.flow.containsBtProtocol, `"BitTorrent protocol" on the wire${why}`).to.equal(false)
-        }
-      }
-    }
+    checkRefused(c)
+    if (c.captured) checkRefusedFlows(c)
     return
   }
+  const completed = checkCompleted(c)
+  checkPeerView(c, completed)
+  if (!c.captured) return
+  const data = checkDataFlow(c, completed)
+  checkRequiredFlows(c)
+  checkFallbackFlows(c, data)
+}
 
-  // completes
+/** Under `required`, not one plaintext BitTorrent byte from us, whatever happens. */
+function checkNoPlaintextFromUs({ obs, flows, why }: CheckContext): void {
+  if (obs.spec.policy === 'required') {
+    for (const f of flows) expect(f.fromUs.containsBtProtocol, `plaintext BitTorrent handshake sent by us under required${why}`).to.equal(false)
+  }
+}
+
+/** A refused exchange: no transfer, no wire, every dial failed or every plaintext handshake refused. */
+function checkRefused({ obs, why }: CheckContext): void {
+  const { spec } = obs
+  expect(obs.completed, `completed although it must be refused${why}`).to.equal(false)
+  // (A seeder's `uploaded` counts what its Wire wrote into the MSE stream, held there unsent
+  // while the handshake runs: the capture below is what tells whether anything left.)
+  if (spec.role === 'downloads') expect(obs.ourDownloaded, `downloaded bytes${why}`).to.equal(0)
+  expect(obs.wires, `a wire was established${why}`).to.have.length(0)
+  expect(obs.stats.connected, why).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })
+  expect(obs.stats.attempts.plaintext, `plaintext dials${why}`).to.equal(0)
+  expect(obs.stats.fallbacks, why).to.deep.equal({ toPlaintext: 0, toMse: 0 })
+  if (spec.dial === 'we dial') {
+    expect(obs.stats.attempts.mse, `MSE dials${why}`).to.be.at.least(1)
+    const failed = Object.values(obs.stats.errors).reduce((a, b) => a + (b ?? 0), 0)
+    expect(failed, `every MSE dial failed${why}`).to.equal(obs.stats.attempts.mse)
+  } else {
+    expect(obs.stats.errors['plaintext-refused'] ?? 0, `refused plaintext handshakes${why}`).to.be.at.least(1)
+  }
+}
+
+/** A refused exchange in the capture: key and pad at most from us, nothing or the peer's bare handshake back. */
+function checkRefusedFlows({ obs, e, flows, why }: CheckContext): void {
+  const { spec } = obs
+  expect(flows.length, `no connection attempt in the capture${why}`).to.be.at.least(1)
+  for (const f of flows) {
+    if (spec.dial === 'we dial') {
+      expect(f.weDialed, why).to.equal(true)
+      // Ya + PadA at most: the handshake never got to flight 3. Fewer than 96 when the peer hung up on
+      // the first of the writes the key leaves in (mse-wire's flight-scatter.ts).
+      expect(f.fromUs.bytes, `bytes we sent on a refused connection${why}`).to.be.within(1, 96 + 512)
+    } else {
+      expect(f.weDialed, why).to.equal(false)
+      expect(f.fromUs.bytes, `bytes we sent on a refused plaintext connection${why}`).to.equal(0)
+    }
+    if (e.peerSpeaksPlaintextFirst) {
+      expect(f.toUs.bytes, `the peer sent more than its bare handshake${why}`).to.be.at.most(BT_HANDSHAKE_BYTES)
+      if (f.toUs.bytes > 0) expect(f.toUs.startsWithBtHandshake, why).to.equal(true)
+    } else {
+      expect(f.toUs.bytes, `the peer answered our key${why}`).to.equal(0)
+      expect(f.flow.containsBtProtocol, `"BitTorrent protocol" on the wire${why}`).to.equal(false)
+    }
+  }
+}
+
+/** What a completed exchange's main wire reports (returned for the checks after it). */
+interface Completed {
+  w: WireRecord
+  method: Method
+  transport: 'tcp' | 'utp'
+}
+
+/** A completed exchange: the file, the main wire's `wire.mse`, the counters. */
+function checkCompleted({ obs, e, why }: CheckContext): Completed {
+  const { spec } = obs
   expect(obs.completed, `no completion within ${spec.boundMs} ms${why}`).to.equal(true)
   expect(obs.receivedSha256, `SHA-256 of the received file${why}`).to.equal(obs.expectedSha256)
   const w = mainWire(obs)
@@ -336,8 +370,12 @@ function check(obs: Observation, e: Expectation): void {
     expect(mse.fallback, why).to.equal(false)
     if (spec.dial === 'we dial') expect(mse.attempt, why).to.equal('mse')
   }
+  return { w: w!, method, transport }
+}
 
-  // The peer's own view of the connection, where it has one.
+/** The peer's own view of the connection, where it has one. */
+function checkPeerView({ obs, captured, why }: CheckContext, { method, transport }: Completed): void {
+  const { spec } = obs
   const peerSays = obs.peerView.map((v) => v.encryption)
   if (spec.setting.kind === 'libtorrent') {
     const lt = { rc4: 'rc4', 'plaintext-after-mse': 'plaintext_encrypted', plaintext: 'none' }[method]
@@ -351,17 +389,19 @@ function check(obs: Observation, e: Expectation): void {
   } else if (spec.setting.kind === 'transmission' && method !== 'plaintext-after-mse') {
     expect(peerSays, `Transmission's isEncrypted${why}`).to.include(method === 'rc4' ? 'encrypted' : 'plaintext')
   }
+}
 
-  if (!captured) return
+/** The flow that carried the torrent is our main wire's, and its label agrees with wire.mse.method. */
+function checkDataFlow({ obs, flows, why }: CheckContext, { w, method, transport }: Completed): OurFlow {
+  const { spec } = obs
   for (const f of flows) {
     expect(f.flow.transport, `a ${f.flow.transport} flow in a ${transport} setting${why}`).to.equal(transport)
     expect(f.fromUs.truncatedSegments + f.toUs.truncatedSegments, `packets cut by the snap length${why}`).to.equal(0)
   }
-  // The flow that carried the torrent is our main wire's, and its label agrees with wire.mse.method.
   const withData = flows.filter((f) => f.flow.kind !== 'empty')
   const data = withData.reduce((a, b) => (totalBytes(b.flow) > totalBytes(a.flow) ? b : a))
   expect(totalBytes(data.flow), `the biggest flow is smaller than the content${why}`).to.be.at.least(spec.setting.size)
-  expect(flowOfWire(obs, w!)?.flow.index, `the main wire is not the biggest flow${why}`).to.equal(data.flow.index)
+  expect(flowOfWire(obs, w)?.flow.index, `the main wire is not the biggest flow${why}`).to.equal(data.flow.index)
   expect(data.weDialed, why).to.equal(spec.dial === 'we dial')
   expect(data.flow.kind, `capture label of the data flow vs wire.mse.method ${method}${why}`).to.equal(LABEL_OF_METHOD[method])
   if (method === 'rc4') expect(data.flow.containsBtProtocol, why).to.equal(false)
@@ -369,14 +409,22 @@ function check(obs: Observation, e: Expectation): void {
     // MSE first (no plaintext opening), then the handshake in the clear after it.
     expect(data.fromUs.startsWithBtHandshake || data.toUs.startsWithBtHandshake, why).to.equal(false)
   }
+  return data
+}
 
-  if (spec.policy === 'required') {
+/** Under `required`, every flow encrypted (or empty), but a plaintext-only peer's own refused opening. */
+function checkRequiredFlows({ obs, e, flows, why }: CheckContext): void {
+  if (obs.spec.policy === 'required') {
     for (const f of flows) {
       if (e.peerSpeaksPlaintextFirst && f.fromUs.bytes === 0 && f.toUs.bytes <= BT_HANDSHAKE_BYTES) continue // its refused attempt
       expect(f.flow.kind, `a flow under required that is not encrypted${why}`).to.be.oneOf(['encrypted', 'empty'])
       expect(f.flow.containsBtProtocol, `"BitTorrent protocol" on the wire under required${why}`).to.equal(false)
     }
   }
+}
+
+/** A fallback: exactly one MSE attempt (key and pad only) before the plaintext connection. */
+function checkFallbackFlows({ e, flows, why }: CheckContext, data: OurFlow): void {
   if (e.fallback) {
     // Before the plaintext connection: our one MSE attempt (key and pad only, never the handshake), and
     // any other dial (a retry the peer dropped) in plaintext.
