@@ -279,6 +279,109 @@ async function measureHandshakes (Wire: UpstreamWireConstructor) {
 
 const kib = (n: number): string => n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`
 
+/** Every figure the core section reports, measured. */
+interface CoreFigures {
+  dh: ReturnType<typeof measureDh>
+  handshake: Awaited<ReturnType<typeof measureHandshakes>>
+  /** RC4 MB/s of a contender at a chunk size, null when it did not run. */
+  by: (contender: string, size: string) => number | null
+  /** The headline chunk size, as `by` keys it. */
+  head: string
+  rc4: { ours: number | null, upstream_js: number | null, native_openssl: number | null, ours_js: number | null }
+  /** All RC4 contenders computed the same cipher. */
+  agree: boolean
+}
+
+function coreRatios ({ dh, handshake, rc4 }: CoreFigures) {
+  return {
+    rc4_ours_vs_native: round(ratio(rc4.ours, rc4.native_openssl)),
+    rc4_ours_vs_upstream_js: round(ratio(rc4.ours, rc4.upstream_js)),
+    dh_upstream_vs_ours: round(ratio(dh.upstream, dh.ours), 1),
+    handshake_upstream_vs_ours: round(ratio(handshake.upstream, handshake.ours), 1)
+  }
+}
+
+function coreTargets (ratios: ReturnType<typeof coreRatios>) {
+  return [
+    target('RC4 ours >= 1.0x native', 'rc4_ours_vs_native', ratios.rc4_ours_vs_native, 1.0),
+    target('RC4 ours >= 2.5x upstream JS', 'rc4_ours_vs_upstream_js', ratios.rc4_ours_vs_upstream_js, 2.5),
+    target('DH >= 100x cheaper than upstream', 'dh_upstream_vs_ours', ratios.dh_upstream_vs_ours, 100),
+    target('handshake >= 50x cheaper than upstream', 'handshake_upstream_vs_ours', ratios.handshake_upstream_vs_ours, 50)
+  ]
+}
+
+/** The table: the four headline rows with their targets, then the detail rows. */
+function coreRows ({ dh, handshake, by, head, rc4 }: CoreFigures, ratios: ReturnType<typeof coreRatios>, targets: ReturnType<typeof coreTargets>): Row[] {
+  const status = (i: number): string => {
+    const t = targets[i]!
+    return `>= ${t.min}x ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'MISS'}`
+  }
+  const rows: Row[] = [
+    [`RC4 MB/s (${kib(RC4_HEADLINE_CHUNK)} chunks) vs native`, fmt(rc4.ours), `${fmt(rc4.native_openssl)} native`, fmtRatio(ratios.rc4_ours_vs_native), status(0)],
+    [`RC4 MB/s (${kib(RC4_HEADLINE_CHUNK)} chunks) vs upstream JS`, fmt(rc4.ours), `${fmt(rc4.upstream_js)} upstream JS`, fmtRatio(ratios.rc4_ours_vs_upstream_js), status(1)],
+    ['DH ms per side', fmt(dh.ours, 3), fmt(dh.upstream, 2), fmtRatio(ratios.dh_upstream_vs_ours), status(2)],
+    ['MSE handshake ms (both sides)', fmt(handshake.ours, 3), fmt(handshake.upstream, 2), fmtRatio(ratios.handshake_upstream_vs_ours), status(3)]
+  ]
+  for (const size of RC4_CHUNK_SIZES) {
+    const s = String(size)
+    rows.push([
+      `  RC4 MB/s, ${kib(size)} chunks`, fmt(by('ours', s)),
+      `${fmt(by('native', s))} native, ${fmt(by('upstream-js', s))} JS`,
+      fmtRatio(ratio(by('ours', s), by('native', s))), 'detail: ratio vs native'
+    ])
+  }
+  rows.push([`  RC4 MB/s, ${kib(RC4_HEADLINE_CHUNK)}, JavaScript loop`, fmt(rc4.ours_js), `${fmt(rc4.native_openssl)} native`,
+    fmtRatio(ratio(rc4.ours_js, rc4.native_openssl)), `detail: no legacy provider; ${fmtRatio(ratio(rc4.ours_js, rc4.upstream_js))} upstream JS`])
+  rows.push([`  RC4 MB/s in place, ${kib(RC4_HEADLINE_CHUNK)}`, fmt(by('ours-in-place', head)), '', '', 'detail: processInPlace()'])
+  rows.push([
+    `  RC4 MB/s, ${kib(RC4_HEADLINE_CHUNK)}, AB detached`, fmt(by('ours-detached', head)), `${fmt(by('upstream-js-detached', head))} JS`,
+    fmtRatio(ratio(by('ours-detached', head), by('upstream-js-detached', head))), 'detail: ratio vs JS; V8 protector tripped'
+  ])
+  rows.push(['  DH first call (shared object setup)', fmt(dh.oursFirstCallMs, 2), '', '', 'detail: ms, once per process'])
+  return rows
+}
+
+/** How the figures were measured. */
+function coreNotes (agree: boolean): string[] {
+  return [
+    `RC4: each contender in its own child process, ${RC4_ROUNDS} interleaved rounds x ${RC4_REPS} runs of ` +
+    `${RC4_BYTES_PER_REP / (1024 * 1024)} MiB, median of CPU time; MB = 10^6 bytes. Upstream JS = bittorrent-protocol ` +
+    `${upstreamVersion} mse.js MessageStreamEncryptor.encrypt(); native = createCipheriv('rc4') with --openssl-legacy-provider.`,
+    `RC4 known-answer check across contenders: ${agree ? 'identical output' : 'MISMATCH'}.`,
+    'Handshake: ours = initiator+responder objects, 68-byte IA, RC4, until both hold the peer\'s BitTorrent handshake; ' +
+    'upstream = two PE-2 Wires piped together until both emit \'handshake\'.'
+  ]
+}
+
+/** The machine-readable results. */
+function coreResults ({ dh, handshake, by, head, rc4, agree }: CoreFigures) {
+  return {
+    rc4_mb_s: { ours: round(rc4.ours, 1), upstream_js: round(rc4.upstream_js, 1), native_openssl: round(rc4.native_openssl, 1) },
+    dh_ms_per_side: { ours: round(dh.ours, 4), upstream: round(dh.upstream, 3) },
+    handshake_ms: { ours: round(handshake.ours, 4), upstream: round(handshake.upstream, 3) },
+    detail: {
+      core: {
+        upstream: `bittorrent-protocol@${upstreamVersion}`,
+        rc4_chunk_bytes: RC4_HEADLINE_CHUNK,
+        rc4_mb_s_by_chunk: Object.fromEntries(RC4_CHUNK_SIZES.map(size => [String(size), {
+          ours: round(by('ours', String(size)), 1),
+          upstream_js: round(by('upstream-js', String(size)), 1),
+          native_openssl: round(by('native', String(size)), 1)
+        }])),
+        rc4_ours_in_place_mb_s: round(by('ours-in-place', head), 1),
+        // After any ArrayBuffer was detached in the process (V8's protector invalidated): see rc4-child.mjs.
+        rc4_mb_s_arraybuffer_detached: { ours: round(by('ours-detached', head), 1), upstream_js: round(by('upstream-js-detached', head), 1) },
+        rc4_known_answer_agrees: agree,
+        dh_ours_first_call_ms: round(dh.oursFirstCallMs, 3),
+        wall_ms: {
+          dh_per_side: { ours: round(dh.oursWall, 4), upstream: round(dh.upstreamWall, 3) },
+          handshake: { ours: round(handshake.oursWall, 4), upstream: round(handshake.upstreamWall, 3) }
+        }
+      }
+    }
+  }
+}
+
 export const coreSection: Section = {
   name: 'core',
   description: 'mse-core vs bittorrent-protocol 5: RC4 MB/s, DH ms per side, in-memory handshake ms',
@@ -302,85 +405,11 @@ export const coreSection: Section = {
     const head = String(RC4_HEADLINE_CHUNK)
     const by = (contender: string, size: string): number | null => rc4Figures.mbPerSecond[contender]?.[size] ?? null
     const rc4 = { ours: by('ours', head), upstream_js: by('upstream-js', head), native_openssl: by('native', head), ours_js: by('ours-js', head) }
-    const ratios = {
-      rc4_ours_vs_native: round(ratio(rc4.ours, rc4.native_openssl)),
-      rc4_ours_vs_upstream_js: round(ratio(rc4.ours, rc4.upstream_js)),
-      dh_upstream_vs_ours: round(ratio(dh.upstream, dh.ours), 1),
-      handshake_upstream_vs_ours: round(ratio(handshake.upstream, handshake.ours), 1)
-    }
-    const targets = [
-      target('RC4 ours >= 1.0x native', 'rc4_ours_vs_native', ratios.rc4_ours_vs_native, 1.0),
-      target('RC4 ours >= 2.5x upstream JS', 'rc4_ours_vs_upstream_js', ratios.rc4_ours_vs_upstream_js, 2.5),
-      target('DH >= 100x cheaper than upstream', 'dh_upstream_vs_ours', ratios.dh_upstream_vs_ours, 100),
-      target('handshake >= 50x cheaper than upstream', 'handshake_upstream_vs_ours', ratios.handshake_upstream_vs_ours, 50)
-    ]
-    const status = (i: number): string => {
-      const t = targets[i]!
-      return `>= ${t.min}x ${t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'MISS'}`
-    }
-
-    const rows: Row[] = [
-      [`RC4 MB/s (${kib(RC4_HEADLINE_CHUNK)} chunks) vs native`, fmt(rc4.ours), `${fmt(rc4.native_openssl)} native`, fmtRatio(ratios.rc4_ours_vs_native), status(0)],
-      [`RC4 MB/s (${kib(RC4_HEADLINE_CHUNK)} chunks) vs upstream JS`, fmt(rc4.ours), `${fmt(rc4.upstream_js)} upstream JS`, fmtRatio(ratios.rc4_ours_vs_upstream_js), status(1)],
-      ['DH ms per side', fmt(dh.ours, 3), fmt(dh.upstream, 2), fmtRatio(ratios.dh_upstream_vs_ours), status(2)],
-      ['MSE handshake ms (both sides)', fmt(handshake.ours, 3), fmt(handshake.upstream, 2), fmtRatio(ratios.handshake_upstream_vs_ours), status(3)]
-    ]
-    for (const size of RC4_CHUNK_SIZES) {
-      const s = String(size)
-      rows.push([
-        `  RC4 MB/s, ${kib(size)} chunks`, fmt(by('ours', s)),
-        `${fmt(by('native', s))} native, ${fmt(by('upstream-js', s))} JS`,
-        fmtRatio(ratio(by('ours', s), by('native', s))), 'detail: ratio vs native'
-      ])
-    }
-    rows.push([`  RC4 MB/s, ${kib(RC4_HEADLINE_CHUNK)}, JavaScript loop`, fmt(rc4.ours_js), `${fmt(rc4.native_openssl)} native`,
-      fmtRatio(ratio(rc4.ours_js, rc4.native_openssl)), `detail: no legacy provider; ${fmtRatio(ratio(rc4.ours_js, rc4.upstream_js))} upstream JS`])
-    rows.push([`  RC4 MB/s in place, ${kib(RC4_HEADLINE_CHUNK)}`, fmt(by('ours-in-place', head)), '', '', 'detail: processInPlace()'])
-    rows.push([
-      `  RC4 MB/s, ${kib(RC4_HEADLINE_CHUNK)}, AB detached`, fmt(by('ours-detached', head)), `${fmt(by('upstream-js-detached', head))} JS`,
-      fmtRatio(ratio(by('ours-detached', head), by('upstream-js-detached', head))), 'detail: ratio vs JS; V8 protector tripped'
-    ])
-    rows.push(['  DH first call (shared object setup)', fmt(dh.oursFirstCallMs, 2), '', '', 'detail: ms, once per process'])
-
-    notes.push(
-      `RC4: each contender in its own child process, ${RC4_ROUNDS} interleaved rounds x ${RC4_REPS} runs of ` +
-      `${RC4_BYTES_PER_REP / (1024 * 1024)} MiB, median of CPU time; MB = 10^6 bytes. Upstream JS = bittorrent-protocol ` +
-      `${upstreamVersion} mse.js MessageStreamEncryptor.encrypt(); native = createCipheriv('rc4') with --openssl-legacy-provider.`,
-      `RC4 known-answer check across contenders: ${agree ? 'identical output' : 'MISMATCH'}.`,
-      'Handshake: ours = initiator+responder objects, 68-byte IA, RC4, until both hold the peer\'s BitTorrent handshake; ' +
-      'upstream = two PE-2 Wires piped together until both emit \'handshake\'.'
-    )
-
-    return {
-      results: {
-        rc4_mb_s: { ours: round(rc4.ours, 1), upstream_js: round(rc4.upstream_js, 1), native_openssl: round(rc4.native_openssl, 1) },
-        dh_ms_per_side: { ours: round(dh.ours, 4), upstream: round(dh.upstream, 3) },
-        handshake_ms: { ours: round(handshake.ours, 4), upstream: round(handshake.upstream, 3) },
-        detail: {
-          core: {
-            upstream: `bittorrent-protocol@${upstreamVersion}`,
-            rc4_chunk_bytes: RC4_HEADLINE_CHUNK,
-            rc4_mb_s_by_chunk: Object.fromEntries(RC4_CHUNK_SIZES.map(size => [String(size), {
-              ours: round(by('ours', String(size)), 1),
-              upstream_js: round(by('upstream-js', String(size)), 1),
-              native_openssl: round(by('native', String(size)), 1)
-            }])),
-            rc4_ours_in_place_mb_s: round(by('ours-in-place', head), 1),
-            // After any ArrayBuffer was detached in the process (V8's protector invalidated): see rc4-child.mjs.
-            rc4_mb_s_arraybuffer_detached: { ours: round(by('ours-detached', head), 1), upstream_js: round(by('upstream-js-detached', head), 1) },
-            rc4_known_answer_agrees: agree,
-            dh_ours_first_call_ms: round(dh.oursFirstCallMs, 3),
-            wall_ms: {
-              dh_per_side: { ours: round(dh.oursWall, 4), upstream: round(dh.upstreamWall, 3) },
-              handshake: { ours: round(handshake.oursWall, 4), upstream: round(handshake.upstreamWall, 3) }
-            }
-          }
-        }
-      },
-      ratios,
-      targets,
-      rows,
-      notes
-    }
+    const figures: CoreFigures = { dh, handshake, by, head, rc4, agree }
+    const ratios = coreRatios(figures)
+    const targets = coreTargets(ratios)
+    const rows = coreRows(figures, ratios, targets)
+    notes.push(...coreNotes(agree))
+    return { results: coreResults(figures), ratios, targets, rows, notes }
   }
 }
