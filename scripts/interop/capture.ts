@@ -54,12 +54,8 @@ export function captureFilter(ports: number[], protocols: CaptureProtocol[] = ['
   return uniq.length ? `${proto} and (${uniq.map((p) => `port ${p}`).join(' or ')})` : proto
 }
 
-export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle> {
-  const tcpdump = findTcpdump()
-  if (!tcpdump) throw new Error('tcpdump not found (scripts/install-peers installs it)')
-  const ownDir = opts.file ? undefined : makeTempDir('pcap')
-  const file = opts.file ?? join(ownDir!, 'capture.pcap')
-  const filter = captureFilter(opts.ports, opts.protocols)
+/** tcpdump's command line: whole packets (or `snapLength`) handed over and written one by one. */
+function tcpdumpArgs(opts: CaptureOptions, file: string, filter: string): string[] {
   // --immediate-mode: libpcap hands over each packet at once (otherwise TPACKET_V3 delivers whole
   // blocks on a 1 s timeout, and packets still in the ring when SIGINT arrives are never written);
   // -U: write each packet as it arrives; -n: no name lookups; -s 0: whole packets; -B: 32 MiB
@@ -70,27 +66,49 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
   // change clears the parent-death signal startProcess arranges, so keep root (-Z root).
   if (process.getuid?.() === 0) args.push('-Z', 'root')
   args.push('-w', file, filter)
-  const proc: ManagedProcess = startProcess(tcpdump, args, { label: 'tcpdump' })
-  let listening = false
-  const stats: CaptureStats = {}
-  proc.onStderrLine((line) => {
-    if (/listening on /.test(line)) listening = true
-    let m: RegExpExecArray | null
-    if ((m = /^(\d+) packets? captured/.exec(line))) stats.captured = Number(m[1])
-    if ((m = /^(\d+) packets? received by filter/.exec(line))) stats.receivedByFilter = Number(m[1])
-    if ((m = /^(\d+) packets? dropped by kernel/.exec(line))) stats.droppedByKernel = Number(m[1])
-  })
+  return args
+}
+
+/** What tcpdump says on stderr: that it listens, and its packet counters when it stops. */
+class TcpdumpReport {
+  listening = false
+  readonly stats: CaptureStats = {}
+
+  constructor(proc: ManagedProcess) {
+    proc.onStderrLine((line) => {
+      if (/listening on /.test(line)) this.listening = true
+      let m: RegExpExecArray | null
+      if ((m = /^(\d+) packets? captured/.exec(line))) this.stats.captured = Number(m[1])
+      if ((m = /^(\d+) packets? received by filter/.exec(line))) this.stats.receivedByFilter = Number(m[1])
+      if ((m = /^(\d+) packets? dropped by kernel/.exec(line))) this.stats.droppedByKernel = Number(m[1])
+    })
+  }
+}
+
+/** Resolves once tcpdump listens; rejects if it exits first or after `timeoutMs`. */
+function untilListening(proc: ManagedProcess, report: TcpdumpReport, timeoutMs: number): Promise<void> {
+  return withTimeout(
+    new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => {
+        if (report.listening) { clearInterval(t); resolve() }
+        else if (proc.hasExited()) { clearInterval(t); reject(new Error(`tcpdump exited before capturing:\n${proc.tail()}`)) }
+      }, 20)
+    }),
+    timeoutMs,
+    'tcpdump to start capturing',
+  )
+}
+
+export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle> {
+  const tcpdump = findTcpdump()
+  if (!tcpdump) throw new Error('tcpdump not found (scripts/install-peers installs it)')
+  const ownDir = opts.file ? undefined : makeTempDir('pcap')
+  const file = opts.file ?? join(ownDir!, 'capture.pcap')
+  const filter = captureFilter(opts.ports, opts.protocols)
+  const proc: ManagedProcess = startProcess(tcpdump, tcpdumpArgs(opts, file, filter), { label: 'tcpdump' })
+  const report = new TcpdumpReport(proc)
   try {
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        const t = setInterval(() => {
-          if (listening) { clearInterval(t); resolve() }
-          else if (proc.hasExited()) { clearInterval(t); reject(new Error(`tcpdump exited before capturing:\n${proc.tail()}`)) }
-        }, 20)
-      }),
-      opts.startTimeoutMs ?? 10000,
-      'tcpdump to start capturing',
-    )
+    await untilListening(proc, report, opts.startTimeoutMs ?? 10000)
   } catch (err) {
     await proc.stop('SIGKILL', 2000)
     if (ownDir) removeDir(ownDir)
@@ -104,7 +122,7 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
       // wait until the file has stopped growing (bounded) before stopping it.
       await waitForQuiescentFile(file, 300, 5000)
       await proc.stop('SIGINT', 5000)
-      return stats
+      return report.stats
     })()
     return stopping
   }
