@@ -29,15 +29,17 @@ export function bytesEqual (a: Uint8Array, b: Uint8Array): boolean {
 /** Index of `needle` in `haystack[from, to)`, or -1. */
 export function indexOfBytes (haystack: Uint8Array, needle: Uint8Array, from = 0, to = haystack.length): number {
   const last = Math.min(to, haystack.length) - needle.length
-  const first = needle[0]
-  outer: for (let i = from; i <= last; i++) {
-    if (haystack[i] !== first) continue
-    for (let k = 1; k < needle.length; k++) {
-      if (haystack[i + k] !== needle[k]) continue outer
-    }
-    return i
+  for (let i = from; i <= last; i++) {
+    if (haystack[i] === needle[0] && occursAt(haystack, needle, i)) return i
   }
   return -1
+}
+
+function occursAt (haystack: Uint8Array, needle: Uint8Array, at: number): boolean {
+  for (let k = 1; k < needle.length; k++) {
+    if (haystack[at + k] !== needle[k]) return false
+  }
+  return true
 }
 
 export function xorBytes (a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -1,19 +1,32 @@
 import { ascii, concatBytes, readUint16, readUint32, uint16, uint32, xorBytes } from '../bytes.js'
 import { BITTORRENT_HANDSHAKE_LENGTH, CRYPTO_RC4, MAX_PAD_LENGTH, VC_LENGTH, VC_SYNC_WINDOW } from '../constants.js'
-import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { cryptoProvideFor, isAcceptableSelect } from '../policy.js'
 import { detectPlaintextHandshake } from '../plaintext.js'
 import { skeyFromInfoHash } from '../skey-registry.js'
 import {
   CONFIRM_AES_128_CTR, CONFIRM_OFFER_VERIFIED, OFFER_AES_128_CTR, encodeOffer, readConfirmation, type Confirmation
 } from './extension.js'
-import { HandshakeSession, type SessionOptions } from './session.js'
-import type { HandshakeStep } from './types.js'
+import { HandshakeSession, type SessionOptions, type TimedStage } from './session.js'
 
 const REQ1 = ascii('req1')
 const REQ2 = ascii('req2')
 const REQ3 = ascii('req3')
 const VC = new Uint8Array(VC_LENGTH)
+/** crypto_select (4), len(PadD) (2): the fixed part of flight 4 after VC. */
+const SELECT_LENGTH = 4 + 2
+
+/** A's steps after flight 1, in the order of the fields it reads, and the stage each belongs to. */
+const STEPS = {
+  /** Flight 2: Yb (PadB is skipped while looking for flight 4). Answered with flight 3. */
+  'read-yb': 'peer-key',
+  /** Flight 4: ENCRYPT(VC), after PadB, within 616 bytes of B's stream. */
+  'find-vc': 'sync',
+  /** Flight 4: ENCRYPT(crypto_select, len(PadD)). */
+  'read-crypto-select': 'crypto-header',
+  /** Flight 4: ENCRYPT(PadD); then the payload. */
+  'read-pad-d': 'crypto-header'
+} as const satisfies Record<string, TimedStage>
+type InitiatorStep = keyof typeof STEPS
 
 export interface InitiatorOptions extends SessionOptions {
   /** The torrent's info hash: SKEY (20 bytes, or a v2 SHA-256 hash that is truncated to 20). */
@@ -25,43 +38,27 @@ export interface InitiatorOptions extends SessionOptions {
   initialPayload?: Uint8Array
 }
 
-/**
- * Side A, which opened the connection.
- *
- *   1. A->B  Ya, PadA
- *   2. B->A  Yb, PadB                                 (read by `readPeerKey`)
- *   3. A->B  HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S),
- *            ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA)
- *   4. B->A  ENCRYPT(VC, crypto_select, len(PadD), PadD), ENCRYPT2(payload)
- */
-export class InitiatorHandshake extends HandshakeSession {
-  private readonly skey: Uint8Array
+/** Side A, which opened the connection: sends flights 1 and 3, reads 2 and 4 (flights: session.ts). */
+export class InitiatorHandshake extends HandshakeSession<InitiatorStep> {
+  /** SKEY: the torrent we dial for. */
+  private readonly torrentSkey: Uint8Array
   private readonly cryptoProvide: number
   private initialPayload: Uint8Array
-  private flightThreeSent = false
-  private encryptor: StreamCipher | undefined
-  private decryptor: StreamCipher | undefined
-  private encryptedVc: Uint8Array | undefined
-  private cryptoSelect = 0
-  private padDLength = -1
   /** The tag of the extension offer we put in PadC (none when the drawn PadC was too short). */
   private offerTag: Uint8Array | undefined
+  /** ENCRYPT(VC) as B sends it, computed when the keys are known. */
+  private encryptedVc: Uint8Array | undefined
+  /** Read by `read-crypto-select`. */
+  private cryptoSelect = 0
+  private padDLength = 0
 
   constructor (options: InitiatorOptions) {
-    super('initiator', options)
+    super('initiator', options, STEPS)
     if (this.policy === 'disabled') throw new TypeError('an initiator with policy "disabled" must not start MSE: connect in plaintext')
     // Copies: the caller may reuse its buffers while the handshake runs.
-    this.skey = skeyFromInfoHash(options.infoHash).slice()
+    this.torrentSkey = skeyFromInfoHash(options.infoHash).slice()
     this.cryptoProvide = cryptoProvideFor(this.policy)
     this.initialPayload = checkInitialPayload(options.initialPayload ?? new Uint8Array(0)).slice()
-  }
-
-  /** Flight 1. Call once, when the connection opens. */
-  start (now: number): HandshakeStep {
-    if (this.stage !== 'start') throw new Error('start() called twice')
-    this.send(this.keyFlight())
-    this.enterStage('peer-key', now)
-    return this.run(now)
   }
 
   /**
@@ -69,59 +66,57 @@ export class InitiatorHandshake extends HandshakeSession {
    * ordinary payload) once it has.
    */
   setInitialPayload (payload: Uint8Array): boolean {
-    if (this.flightThreeSent || this.finished) return false
+    if (this.step !== 'start' && this.step !== 'read-yb') return false
     this.initialPayload = checkInitialPayload(payload).slice()
     return true
   }
 
-  protected advance (now: number): boolean {
-    switch (this.stage) {
-      case 'peer-key': return this.onPeerKey(now)
-      case 'sync': return this.onVcSync(now)
-      case 'crypto-header': return this.onCryptoSelect()
+  /** Flight 1: Ya, PadA. */
+  protected begin (): void {
+    this.send(this.keyFlight())
+    this.goTo('read-yb')
+  }
+
+  protected advance (): boolean {
+    switch (this.step) {
+      case 'read-yb': return this.readYb()
+      case 'find-vc': return this.findVc()
+      case 'read-crypto-select': return this.readCryptoSelect()
+      case 'read-pad-d': return this.readPadD()
       default: return false
     }
   }
 
-  /** Step 2: B's key arrived; answer with flight 3. */
-  private onPeerKey (now: number): boolean {
+  private readYb (): boolean {
     // A peer without MSE may answer with its own plaintext BitTorrent handshake (ctorrent sends it on
     // accept, before reading): no key will follow. Say so at once, with a code callers can act on.
     if (detectPlaintextHandshake(this.buffered) === 'plaintext') {
       throw this.violation('plaintext-reply', 'peer answered with a plaintext BitTorrent handshake: it does not speak MSE')
     }
     if (!this.readPeerKey()) return false
-    const secret = this.secret!
-    const { encryptor, decryptor } = this.deriveCiphers(this.skey)
-    this.encryptor = encryptor
-    this.decryptor = decryptor
+    this.deriveCiphers(this.torrentSkey)
     // ENCRYPT(VC) as B will send it: a copy of our decrypting stream run over 8 zero bytes, so the live
     // stream is never used for trial decryption.
-    this.encryptedVc = decryptor.clone().process(VC)
-
-    const ia = this.initialPayload
-    const padC = this.padC(ia.length)
-    const header = concatBytes(VC, uint32(this.cryptoProvide), uint16(padC.length), padC, uint16(ia.length))
-    this.send(concatBytes(
-      this.provider.sha1(REQ1, secret),
-      xorBytes(this.provider.sha1(REQ2, this.skey), this.provider.sha1(REQ3, secret)),
-      encryptor.processOwned(header),
-      encryptor.process(ia)
-    ))
-    this.flightThreeSent = true
-    this.enterStage('sync', now)
+    this.encryptedVc = this.decryptor!.clone().process(VC)
+    this.sendFlightThree()
+    this.goTo('find-vc')
     return true
   }
 
-  /** Step 4a: find ENCRYPT(VC) after PadB, within 616 bytes of B's stream. */
-  private onVcSync (now: number): boolean {
-    const at = this.findSyncPattern(this.encryptedVc!, VC_SYNC_WINDOW, 'ENCRYPT(VC)')
-    if (at === undefined) return false
-    this.discard(at) // PadB
-    this.decryptor!.skip(VC_LENGTH)
-    this.discard(VC_LENGTH)
-    this.enterStage('crypto-header', now)
-    return true
+  /**
+   * Flight 3: HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S),
+   * ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA).
+   */
+  private sendFlightThree (): void {
+    const secret = this.secret!
+    const ia = this.initialPayload
+    const padC = this.padC(ia.length)
+    this.send(concatBytes(
+      this.provider.sha1(REQ1, secret),
+      xorBytes(this.provider.sha1(REQ2, this.torrentSkey), this.provider.sha1(REQ3, secret)),
+      this.encryptor!.processOwned(concatBytes(VC, uint32(this.cryptoProvide), uint16(padC.length), padC, uint16(ia.length))),
+      this.encryptor!.process(ia)
+    ))
   }
 
   /** PadC: uniform random length; the extension offer at its start when it fits (docs/mse-extension.md). */
@@ -134,18 +129,30 @@ export class InitiatorHandshake extends HandshakeSession {
     return pad
   }
 
-  /** Step 4b: crypto_select, len(PadD), PadD. Then the handshake is done. */
-  private onCryptoSelect (): boolean {
-    if (this.padDLength < 0) {
-      if (this.buffered.length < 6) return false
-      const fields = this.decryptor!.process(this.take(6)!)
-      const padLength = readUint16(fields, 4)
-      if (padLength > MAX_PAD_LENGTH) throw this.violation('pad-too-long', `len(PadD) is ${padLength}`)
-      this.cryptoSelect = readUint32(fields, 0)
-      this.padDLength = padLength
-    }
-    if (this.buffered.length < this.padDLength) return false
-    const padD = this.decryptor!.process(this.take(this.padDLength)!)
+  private findVc (): boolean {
+    const at = this.findSyncPattern(this.encryptedVc!, VC_SYNC_WINDOW, 'ENCRYPT(VC)')
+    if (at === undefined) return false
+    this.discard(at) // PadB
+    this.decryptor!.skip(VC_LENGTH)
+    this.discard(VC_LENGTH)
+    this.goTo('read-crypto-select')
+    return true
+  }
+
+  private readCryptoSelect (): boolean {
+    const fields = this.takeDecrypted(SELECT_LENGTH)
+    if (!fields) return false
+    const padLength = readUint16(fields, 4)
+    if (padLength > MAX_PAD_LENGTH) throw this.violation('pad-too-long', `len(PadD) is ${padLength}`)
+    this.cryptoSelect = readUint32(fields, 0)
+    this.padDLength = padLength
+    this.goTo('read-pad-d')
+    return true
+  }
+
+  private readPadD (): boolean {
+    const padD = this.takeDecrypted(this.padDLength)
+    if (!padD) return false
     // The extension first: when it proves tampering, that is the error to report (and the peer is one
     // of ours), even where the select check below would also refuse.
     const confirmation = this.extension ? readConfirmation(this.provider, this.extensionKey!, padD, this.offerTag) : undefined
@@ -153,21 +160,12 @@ export class InitiatorHandshake extends HandshakeSession {
     if (!isAcceptableSelect(this.cryptoProvide, this.cryptoSelect)) {
       throw this.violation('method-not-offered', `peer selected method 0x${this.cryptoSelect.toString(16)}, we provided 0x${this.cryptoProvide.toString(16)}`)
     }
-
-    const aes = confirmation !== undefined && (confirmation.flags & CONFIRM_AES_128_CTR) !== 0
-    const rc4 = this.cryptoSelect === CRYPTO_RC4
-    const ciphers = aes ? this.aesCiphers() : rc4 ? { encryptor: this.encryptor!, decryptor: this.decryptor! } : undefined
-    const rest = this.takeRest()
-    this.complete({
-      method: aes ? 'aes-128-ctr' : rc4 ? 'rc4' : 'plaintext-after-mse',
-      infoHash: this.skey,
+    this.finish({
       cryptoProvide: this.cryptoProvide,
       cryptoSelect: this.cryptoSelect,
-      encryptor: ciphers?.encryptor,
-      decryptor: ciphers?.decryptor,
-      payload: ciphers ? ciphers.decryptor.process(rest) : rest.slice(),
-      initialPayloadLength: this.initialPayload.length,
-      peerExtension: confirmation !== undefined
+      aes: confirmation !== undefined && (confirmation.flags & CONFIRM_AES_128_CTR) !== 0,
+      peerExtension: confirmation !== undefined,
+      initialPayloadLength: this.initialPayload.length
     })
     return false
   }
@@ -192,7 +190,6 @@ export class InitiatorHandshake extends HandshakeSession {
       throw this.violation('method-not-offered', 'peer accepted AES-128-CTR, which we did not offer for this select')
     }
   }
-
 }
 
 function checkInitialPayload (payload: Uint8Array): Uint8Array {

@@ -3,21 +3,38 @@ import {
   CRYPTO_RC4, DEFAULT_MAX_INITIAL_PAYLOAD, HASH_LENGTH, KEY_LENGTH, MAX_INITIAL_PAYLOAD_FIELD, MAX_PAD_LENGTH,
   REQ1_SYNC_WINDOW, VC_LENGTH
 } from '../constants.js'
-import type { StreamCipher } from '../crypto/stream-cipher.js'
 import { acceptsMseHandshake, acceptsPlaintextHandshake, selectCryptoMethod } from '../policy.js'
 import { detectPlaintextHandshake } from '../plaintext.js'
 import type { SkeyLookup } from '../skey-registry.js'
 import {
   CONFIRM_AES_128_CTR, CONFIRM_LENGTH, CONFIRM_OFFER_VERIFIED, OFFER_AES_128_CTR, encodeConfirmation, readOffer, type Offer
 } from './extension.js'
-import { HandshakeSession, type SessionOptions } from './session.js'
-import type { HandshakeStep } from './types.js'
+import { HandshakeSession, type SessionOptions, type TimedStage } from './session.js'
 
 const REQ1 = ascii('req1')
 const REQ3 = ascii('req3')
 const VC = new Uint8Array(VC_LENGTH)
 /** VC, crypto_provide, len(PadC): the fixed part of flight 3 after the two hashes. */
 const CRYPTO_HEADER_LENGTH = VC_LENGTH + 4 + 2
+/** len(IA) */
+const IA_LENGTH_FIELD = 2
+
+/** B's steps, in the order of the fields it reads, and the stage each belongs to. */
+const STEPS = {
+  /** Flight 1: Ya (PadA is skipped while looking for flight 3), or a plaintext BitTorrent handshake. Answered with flight 2. */
+  'read-ya': 'peer-key',
+  /** Flight 3: HASH('req1', S), after PadA, ending within 628 bytes of A's stream. */
+  'find-req1': 'sync',
+  /** Flight 3: HASH('req2', SKEY) xor HASH('req3', S): which torrent. */
+  'read-skey': 'sync',
+  /** Flight 3: ENCRYPT(VC, crypto_provide, len(PadC)). */
+  'read-crypto-provide': 'crypto-header',
+  /** Flight 3: ENCRYPT(PadC, len(IA)). */
+  'read-pad-c': 'crypto-header',
+  /** Flight 3: ENCRYPT(IA). Answered with flight 4; then the payload. */
+  'read-ia': 'crypto-header'
+} as const satisfies Record<string, TimedStage>
+type ResponderStep = keyof typeof STEPS
 
 export interface ResponderOptions extends SessionOptions {
   /** The torrents we serve, by HASH('req2', SKEY). Consulted once per handshake. */
@@ -27,28 +44,23 @@ export interface ResponderOptions extends SessionOptions {
 }
 
 /**
- * Side B, which accepted the connection. Also tells a plaintext BitTorrent handshake from an MSE key.
- *
- *   1. A->B  Ya, PadA                                   (read by `readPeerKey`)
- *   2. B->A  Yb, PadB
- *   3. A->B  HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S),
- *            ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA)
- *   4. B->A  ENCRYPT(VC, crypto_select, len(PadD), PadD), ENCRYPT2(payload)
+ * Side B, which accepted the connection: reads flights 1 and 3, sends 2 and 4 (flights: session.ts). Also
+ * tells a plaintext BitTorrent handshake from an MSE key.
  */
-export class ResponderHandshake extends HandshakeSession {
+export class ResponderHandshake extends HandshakeSession<ResponderStep> {
   private readonly skeys: SkeyLookup
   private readonly maxInitialPayload: number
+  /** HASH('req1', S), the pattern that ends PadA. */
   private req1: Uint8Array | undefined
-  private skey: Uint8Array | undefined
-  private encryptor: StreamCipher | undefined
-  private decryptor: StreamCipher | undefined
+  /** Read by `read-crypto-provide`. */
   private cryptoProvide = 0
-  private padCLength = -1
+  private padCLength = 0
+  /** Read by `read-pad-c`. */
   private padC: Uint8Array | undefined
-  private initialPayloadLength = -1
+  private initialPayloadLength = 0
 
   constructor (options: ResponderOptions) {
-    super('responder', options)
+    super('responder', options, STEPS)
     this.skeys = options.skeys
     const max = options.maxInitialPayload ?? DEFAULT_MAX_INITIAL_PAYLOAD
     if (!Number.isInteger(max) || max < 0 || max > MAX_INITIAL_PAYLOAD_FIELD) {
@@ -57,31 +69,31 @@ export class ResponderHandshake extends HandshakeSession {
     this.maxInitialPayload = max
   }
 
-  /** Call once, when the connection is accepted. Sends nothing: A speaks first. */
-  start (now: number): HandshakeStep {
-    if (this.stage !== 'start') throw new Error('start() called twice')
-    this.enterStage('peer-key', now)
-    return this.run(now)
+  /** Sends nothing: A speaks first. */
+  protected begin (): void {
+    this.goTo('read-ya')
   }
 
-  protected advance (now: number): boolean {
-    switch (this.stage) {
-      case 'peer-key': return this.onFirstBytes(now)
-      case 'sync': return this.onReq1Sync(now)
-      case 'crypto-header': return this.onCryptoHeader()
+  protected advance (): boolean {
+    switch (this.step) {
+      case 'read-ya': return this.readYa()
+      case 'find-req1': return this.findReq1()
+      case 'read-skey': return this.readSkey()
+      case 'read-crypto-provide': return this.readCryptoProvide()
+      case 'read-pad-c': return this.readPadC()
+      case 'read-ia': return this.readIa()
       default: return false
     }
   }
 
-  /** Step 1: a plaintext BitTorrent handshake, or A's key (answered with flight 2). */
-  private onFirstBytes (now: number): boolean {
+  private readYa (): boolean {
     const detection = detectPlaintextHandshake(this.buffered)
     if (detection === 'need-more') return false
     if (detection === 'plaintext') {
       if (!acceptsPlaintextHandshake(this.policy)) {
         throw this.violation('plaintext-refused', 'plaintext BitTorrent handshake refused: encryption is required')
       }
-      this.complete({ method: 'plaintext', payload: this.takeRest().slice(), initialPayloadLength: 0, peerExtension: false })
+      this.finishPlaintext()
       return false
     }
     if (!acceptsMseHandshake(this.policy)) {
@@ -90,58 +102,61 @@ export class ResponderHandshake extends HandshakeSession {
     // Answer only a complete, valid key: a prober that sends a few bytes learns nothing, not even that
     // this port speaks MSE.
     if (this.buffered.length < KEY_LENGTH) return false
-    const flight = this.keyFlight()
+    const flightTwo = this.keyFlight() // Yb, PadB
     this.readPeerKey()
-    this.send(flight)
+    this.send(flightTwo)
     this.req1 = this.provider.sha1(REQ1, this.secret!)
-    this.enterStage('sync', now)
+    this.goTo('find-req1')
     return true
   }
 
-  /** Step 3a: find HASH('req1', S) after PadA, ending within 628 bytes of A's stream; then the SKEY. */
-  private onReq1Sync (now: number): boolean {
+  private findReq1 (): boolean {
     const at = this.findSyncPattern(this.req1!, REQ1_SYNC_WINDOW, "HASH('req1', S)")
     if (at === undefined) return false
-    if (this.buffered.length < at + 2 * HASH_LENGTH) return false
-    this.discard(at + HASH_LENGTH) // PadA and req1
-    const obfuscated = this.take(HASH_LENGTH)!
-    const req2 = xorBytes(obfuscated, this.provider.sha1(REQ3, this.secret!))
-    const skey = this.skeys.lookup(req2)
-    if (!skey) throw this.violation('unknown-skey', 'HASH(\'req2\', SKEY) matches no torrent we serve')
-    this.skey = skey
-    const { encryptor, decryptor } = this.deriveCiphers(skey)
-    this.encryptor = encryptor
-    this.decryptor = decryptor
-    this.enterStage('crypto-header', now)
+    this.discard(at + HASH_LENGTH) // PadA, HASH('req1', S)
+    this.goTo('read-skey')
     return true
   }
 
-  /** Step 3b: VC, crypto_provide, PadC, IA; then answer with flight 4. */
-  private onCryptoHeader (): boolean {
-    const decryptor = this.decryptor!
-    if (this.padCLength < 0) {
-      if (this.buffered.length < CRYPTO_HEADER_LENGTH) return false
-      const header = decryptor.process(this.take(CRYPTO_HEADER_LENGTH)!)
-      if (!HandshakeSession.isZeroVc(header.subarray(0, VC_LENGTH))) {
-        throw this.violation('bad-vc', 'verification constant is not zero: wrong key or not MSE')
-      }
-      this.cryptoProvide = readUint32(header, VC_LENGTH)
-      const padLength = readUint16(header, VC_LENGTH + 4)
-      if (padLength > MAX_PAD_LENGTH) throw this.violation('pad-too-long', `len(PadC) is ${padLength}`)
-      this.padCLength = padLength
-    }
-    if (this.initialPayloadLength < 0) {
-      if (this.buffered.length < this.padCLength + 2) return false
-      this.padC = decryptor.process(this.take(this.padCLength)!)
-      const length = readUint16(decryptor.process(this.take(2)!), 0)
-      if (length > this.maxInitialPayload) {
-        throw this.violation('ia-too-long', `len(IA) is ${length}, at most ${this.maxInitialPayload} accepted`)
-      }
-      this.initialPayloadLength = length
-    }
-    if (this.buffered.length < this.initialPayloadLength) return false
-    const initialPayload = decryptor.process(this.take(this.initialPayloadLength)!)
+  private readSkey (): boolean {
+    const masked = this.take(HASH_LENGTH)
+    if (!masked) return false
+    const skey = this.skeys.lookup(xorBytes(masked, this.provider.sha1(REQ3, this.secret!)))
+    if (!skey) throw this.violation('unknown-skey', 'HASH(\'req2\', SKEY) matches no torrent we serve')
+    this.deriveCiphers(skey)
+    this.goTo('read-crypto-provide')
+    return true
+  }
 
+  private readCryptoProvide (): boolean {
+    const header = this.takeDecrypted(CRYPTO_HEADER_LENGTH)
+    if (!header) return false
+    if (!isZeroVc(header.subarray(0, VC_LENGTH))) {
+      throw this.violation('bad-vc', 'verification constant is not zero: wrong key or not MSE')
+    }
+    const padLength = readUint16(header, VC_LENGTH + 4)
+    if (padLength > MAX_PAD_LENGTH) throw this.violation('pad-too-long', `len(PadC) is ${padLength}`)
+    this.cryptoProvide = readUint32(header, VC_LENGTH)
+    this.padCLength = padLength
+    this.goTo('read-pad-c')
+    return true
+  }
+
+  private readPadC (): boolean {
+    if (this.buffered.length < this.padCLength + IA_LENGTH_FIELD) return false
+    this.padC = this.takeDecrypted(this.padCLength)!
+    const length = readUint16(this.takeDecrypted(IA_LENGTH_FIELD)!, 0)
+    if (length > this.maxInitialPayload) {
+      throw this.violation('ia-too-long', `len(IA) is ${length}, at most ${this.maxInitialPayload} accepted`)
+    }
+    this.initialPayloadLength = length
+    this.goTo('read-ia')
+    return true
+  }
+
+  private readIa (): boolean {
+    const initialPayload = this.takeDecrypted(this.initialPayloadLength)
+    if (!initialPayload) return false
     // The extension first: a verified offer whose provide differs from the header's proves tampering,
     // which is the error to report even where the policy would also refuse.
     const offer = this.extension ? readOffer(this.provider, this.extensionKey!, this.padC!, this.initialPayloadLength) : undefined
@@ -153,28 +168,23 @@ export class ResponderHandshake extends HandshakeSession {
     if (selected === undefined) {
       throw this.violation('no-common-method', `peer provides 0x${this.cryptoProvide.toString(16)}, policy ${this.policy} accepts none of it`)
     }
-    const rc4 = selected === CRYPTO_RC4
-    const aes = rc4 && this.aes && offer !== undefined && (offer.flags & OFFER_AES_128_CTR) !== 0
+    const aes = selected === CRYPTO_RC4 && this.aes && offer !== undefined && (offer.flags & OFFER_AES_128_CTR) !== 0
     const padD = this.padD(selected, offer, aes)
-    // AES needs the confirmation to reach A: without room for it in PadD, RC4 runs.
-    const switched = aes && padD.confirmed
-    this.send(this.encryptor!.processOwned(concatBytes(VC, uint32(selected), uint16(padD.pad.length), padD.pad)))
-
-    const ciphers = switched ? this.aesCiphers() : rc4 ? { encryptor: this.encryptor!, decryptor } : undefined
-    const rest = this.takeRest()
-    this.complete({
-      method: switched ? 'aes-128-ctr' : rc4 ? 'rc4' : 'plaintext-after-mse',
-      infoHash: this.skey,
+    this.sendFlightFour(selected, padD.pad)
+    this.finish({
       cryptoProvide: this.cryptoProvide,
       cryptoSelect: selected,
-      encryptor: ciphers?.encryptor,
-      decryptor: ciphers?.decryptor,
-      // IA is always RC4; with plaintext or AES selected, the switch happens exactly after len(IA) bytes.
-      payload: concatBytes(initialPayload, ciphers ? ciphers.decryptor.process(rest) : rest),
-      initialPayloadLength: this.initialPayloadLength,
-      peerExtension: offer !== undefined
-    })
+      // AES needs the confirmation to reach A: without room for it in PadD, RC4 runs.
+      aes: aes && padD.confirmed,
+      peerExtension: offer !== undefined,
+      initialPayloadLength: this.initialPayloadLength
+    }, initialPayload) // IA is always RC4; with plaintext or AES selected, the switch happens exactly after len(IA) bytes.
     return false
+  }
+
+  /** Flight 4: ENCRYPT(VC, crypto_select, len(PadD), PadD). */
+  private sendFlightFour (selected: number, padD: Uint8Array): void {
+    this.send(this.encryptor!.processOwned(concatBytes(VC, uint32(selected), uint16(padD.length), padD)))
   }
 
   /**
@@ -188,4 +198,10 @@ export class ResponderHandshake extends HandshakeSession {
     const pad = encodeConfirmation(this.provider, this.extensionKey!, { flags, provide: this.cryptoProvide, select: selected }, length, offer)
     return { pad, confirmed: length >= CONFIRM_LENGTH }
   }
+}
+
+/** VC: 8 zero bytes once decrypted (a wrong key decrypts it to noise). */
+function isZeroVc (bytes: Uint8Array): boolean {
+  for (const byte of bytes) if (byte !== 0) return false
+  return true
 }

@@ -1,5 +1,5 @@
 import { ascii, concatBytes, indexOfBytes } from '../bytes.js'
-import { DEFAULT_STAGE_TIMEOUT_MS, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH, VC_LENGTH } from '../constants.js'
+import { CRYPTO_RC4, DEFAULT_STAGE_TIMEOUT_MS, KEY_LENGTH, MAX_BYTES_BEFORE_KEY_REPLY, MAX_PAD_LENGTH } from '../constants.js'
 import { nodeCryptoProvider } from '../crypto/node-provider.js'
 import type { CryptoProvider, RandomSource } from '../crypto/provider.js'
 import type { StreamCipher } from '../crypto/stream-cipher.js'
@@ -35,16 +35,42 @@ export interface SessionOptions {
   stageTimeoutMs?: number | Partial<Record<HandshakeStage, number>>
 }
 
-/** Stages whose deadline is enforced (the others are instantaneous or terminal). */
-const TIMED_STAGES: readonly HandshakeStage[] = ['peer-key', 'sync', 'crypto-header']
+/** The stages a role's steps belong to: each has a deadline. */
+export type TimedStage = 'peer-key' | 'sync' | 'crypto-header'
+
+/** Before `start()`, and after the end. */
+type Ends = 'start' | 'done' | 'failed'
+
+/** What a handshake ends with, besides the payload: the fields both roles report. */
+export interface Negotiated {
+  cryptoProvide: number
+  /** crypto_select: exactly one of CRYPTO_RC4 or CRYPTO_PLAINTEXT (checked by the role). */
+  cryptoSelect: number
+  /** The extension switched both payload streams to AES-128-CTR (only where RC4 was selected). */
+  aes: boolean
+  peerExtension: boolean
+  initialPayloadLength: number
+}
 
 /**
- * What both roles share: input buffering, stage deadlines, error values, and the steps that are the same
- * for A and B (sending a key with a pad, reading the peer's key, deriving the RC4 streams). Each role
- * supplies `advance()`, which consumes buffered bytes for the current stage and returns false when it
- * needs more. Nothing here does I/O: bytes and the current time come in, bytes and outcomes go out.
+ * The MSE handshake (Vuze's "Message Stream Encryption" spec; A opened the connection, B accepted it):
+ *
+ *   1. A->B  Ya, PadA
+ *   2. B->A  Yb, PadB
+ *   3. A->B  HASH('req1', S), HASH('req2', SKEY) xor HASH('req3', S),
+ *            ENCRYPT(VC, crypto_provide, len(PadC), PadC, len(IA)), ENCRYPT(IA)
+ *   4. B->A  ENCRYPT(VC, crypto_select, len(PadD), PadD), ENCRYPT2(payload)
+ *   5. A->B  ENCRYPT2(payload)
+ *
+ * What both roles share lives here: the start guard, input buffering, stage deadlines, error values, the
+ * cipher fields, the steps that are the same for A and B (a key with a pad, reading the peer's key,
+ * deriving the RC4 streams), and the end of the handshake. Each role reads its peer's flights in small
+ * named steps (`Step`, in the order the spec lists the fields); `advance()` runs the current one, which
+ * consumes buffered bytes and returns false when it needs more. The steps group into the public stages
+ * (`TimedStage`) that deadlines and errors report. Nothing here does I/O: bytes and the current time come
+ * in, bytes and outcomes go out.
  */
-export abstract class HandshakeSession {
+export abstract class HandshakeSession<Step extends string> {
   readonly role: Role
   readonly policy: EncryptionPolicy
   /** Whether PadC / PadD carry the extension. */
@@ -54,16 +80,20 @@ export abstract class HandshakeSession {
   protected readonly provider: CryptoProvider
   protected readonly random: RandomSource
 
-  private currentStage: HandshakeStage = 'start'
+  /** The public stage of each step, and of the three states around them. */
+  private readonly stageOf: Readonly<Record<Step | Ends, HandshakeStage>>
+  private current: Step | Ends = 'start'
   private stageDeadline: number | undefined
   private readonly timeouts: Record<HandshakeStage, number>
+  /** The time of the call being handled: a stage's deadline counts from when it was entered. */
+  private now = 0
   private ended: HandshakeStep | undefined
   private outbox: Uint8Array[] = []
 
-  /** Received bytes not yet consumed by a stage. */
+  /** Received bytes not yet consumed by a step. */
   private pending: Uint8Array = EMPTY
   /** Stream offset of `pending[0]`: how many of the peer's bytes the handshake consumed. */
-  protected consumed = 0
+  private consumed = 0
   private received = 0
   private sent = 0
 
@@ -71,11 +101,17 @@ export abstract class HandshakeSession {
   protected secret: Uint8Array | undefined
   /** HASH('keyA', S, SKEY) and HASH('keyB', S, SKEY): RC4 keys, and the AES keys of the extension. */
   private keyHashes: { a: Uint8Array, b: Uint8Array } | undefined
+  /** The SKEY the RC4 streams are keyed with: the initiator's torrent, or the one the responder matched. */
+  private skey: Uint8Array | undefined
+  /** Our RC4 stream (ENCRYPT) and the peer's (DECRYPT), once S and SKEY are known. */
+  protected encryptor: StreamCipher | undefined
+  protected decryptor: StreamCipher | undefined
   /** K of the extension, once S and SKEY are known. */
   protected extensionKey: Uint8Array | undefined
 
-  constructor (role: Role, options: SessionOptions) {
+  constructor (role: Role, options: SessionOptions, stageOf: Readonly<Record<Step, TimedStage>>) {
     this.role = role
+    this.stageOf = { ...stageOf, start: 'start', done: 'done', failed: 'failed' }
     this.policy = parseEncryptionPolicy(options.policy)
     this.extension = options.extension ?? true
     this.aes = this.extension && (options.aes ?? true)
@@ -91,7 +127,7 @@ export abstract class HandshakeSession {
   }
 
   get stage (): HandshakeStage {
-    return this.currentStage
+    return this.stageOf[this.current]
   }
 
   /** Absolute time (same clock as `now`) by which the current stage must complete, if one applies. */
@@ -121,10 +157,18 @@ export abstract class HandshakeSession {
     return this.secret === undefined ? undefined : this.secret[0] === 0
   }
 
+  /** Call once, when the connection opens (initiator) or is accepted (responder). */
+  start (now: number): HandshakeStep {
+    if (this.current !== 'start') throw new Error('start() called twice')
+    this.now = now
+    this.begin()
+    return this.run(now)
+  }
+
   /** Feeds bytes from the peer. Never throws: protocol violations come back as a failed step. */
   receive (data: Uint8Array, now: number): HandshakeStep {
     if (this.ended) {
-      return this.fail(new MseError('handshake-finished', this.currentStage, 'bytes received after the handshake ended'), false)
+      return this.fail(new MseError('handshake-finished', this.stage, 'bytes received after the handshake ended'), false)
     }
     const expired = this.expire(now)
     if (expired) return expired
@@ -138,25 +182,32 @@ export abstract class HandshakeSession {
   /** Call when a timer fires (or any time): fails the handshake if the stage deadline has passed. */
   expire (now: number): HandshakeStep | undefined {
     if (this.ended || this.stageDeadline === undefined || now < this.stageDeadline) return undefined
-    return this.fail(new MseError('deadline-exceeded', this.currentStage,
-      `stage ${this.currentStage} took longer than ${this.timeouts[this.currentStage]} ms`))
+    return this.fail(new MseError('deadline-exceeded', this.stage,
+      `stage ${this.stage} took longer than ${this.timeouts[this.stage]} ms`))
   }
 
   /** Call when the peer ends the stream before the handshake completed. */
   peerClosed (): HandshakeStep {
     if (this.ended) return this.ended
-    return this.fail(new MseError('peer-closed', this.currentStage,
+    return this.fail(new MseError('peer-closed', this.stage,
       `peer closed the connection after ${this.received} bytes`))
   }
 
+  /** The role's first move: what it sends before reading anything, and its first step. */
+  protected abstract begin (): void
+
+  /** Runs the current step: consumes its bytes and returns true, or returns false when it needs more. */
+  protected abstract advance (): boolean
+
   /** Runs the role's steps until they need more bytes, collecting what to send. */
-  protected run (now: number): HandshakeStep {
+  private run (now: number): HandshakeStep {
+    this.now = now
     try {
-      while (!this.ended && this.advance(now)) { /* each call consumes a stage's bytes */ }
+      while (!this.ended && this.advance()) { /* each step consumes its bytes */ }
     } catch (err) {
       const error = err instanceof MseError
         ? err
-        : new MseError('internal-error', this.currentStage, `unexpected failure: ${(err as Error).message}`)
+        : new MseError('internal-error', this.stage, `unexpected failure: ${(err as Error).message}`)
       return this.fail(error)
     }
     const send = this.flush()
@@ -164,14 +215,18 @@ export abstract class HandshakeSession {
     return { status: 'pending', send }
   }
 
-  /** Consumes bytes for the current stage; returns false when more input is needed. */
-  protected abstract advance (now: number): boolean
+  // ---- for the roles' steps -------------------------------------------------------------------------
 
-  // ---- helpers for the roles ----------------------------------------------------------------------
+  /** The step being run; `start` before `start()`, `done` / `failed` after the end. */
+  protected get step (): Step | Ends {
+    return this.current
+  }
 
-  protected enterStage (stage: HandshakeStage, now: number): void {
-    this.currentStage = stage
-    this.stageDeadline = TIMED_STAGES.includes(stage) ? now + this.timeouts[stage] : undefined
+  /** Moves to `step`. Entering a new stage starts that stage's deadline. */
+  protected goTo (step: Step): void {
+    const stage = this.stageOf[step]
+    if (stage !== this.stage) this.stageDeadline = this.now + this.timeouts[stage]
+    this.current = step
   }
 
   protected send (bytes: Uint8Array): void {
@@ -199,6 +254,12 @@ export abstract class HandshakeSession {
     return out
   }
 
+  /** `take()` through the peer's RC4 stream (DECRYPT). */
+  protected takeDecrypted (length: number): Uint8Array | undefined {
+    const bytes = this.take(length)
+    return bytes && this.decryptor!.process(bytes)
+  }
+
   /** Drops `length` buffered bytes (a pad we skip over while resynchronising). */
   protected discard (length: number): void {
     this.pending = this.pending.subarray(length)
@@ -220,7 +281,7 @@ export abstract class HandshakeSession {
   }
 
   /** Everything still buffered: the payload that arrived with the end of the handshake. */
-  protected takeRest (): Uint8Array {
+  private takeRest (): Uint8Array {
     const rest = this.pending
     this.consumed += rest.length
     this.pending = EMPTY
@@ -228,7 +289,7 @@ export abstract class HandshakeSession {
   }
 
   protected violation (code: MseErrorCode, message: string): MseError {
-    return new MseError(code, this.currentStage, message)
+    return new MseError(code, this.stage, message)
   }
 
   /** Flight 1 or 2: our fresh public key and a random pad of random length (PadA / PadB). */
@@ -254,21 +315,23 @@ export abstract class HandshakeSession {
   }
 
   /**
-   * RC4 streams: A encrypts with HASH('keyA', S, SKEY) and decrypts with HASH('keyB', S, SKEY); B the
+   * The RC4 streams: A encrypts with HASH('keyA', S, SKEY) and decrypts with HASH('keyB', S, SKEY); B the
    * reverse. Also keys the extension, which needs the same S and SKEY.
    */
-  protected deriveCiphers (skey: Uint8Array): { encryptor: StreamCipher, decryptor: StreamCipher } {
+  protected deriveCiphers (skey: Uint8Array): void {
     const a = this.provider.sha1(KEY_A, this.secret!, skey)
     const b = this.provider.sha1(KEY_B, this.secret!, skey)
+    this.skey = skey
     this.keyHashes = { a, b }
     if (this.extension) this.extensionKey = extensionKey(this.provider, this.secret!, skey)
     const keyA = this.provider.createRc4(a)
     const keyB = this.provider.createRc4(b)
-    return this.role === 'initiator' ? { encryptor: keyA, decryptor: keyB } : { encryptor: keyB, decryptor: keyA }
+    this.encryptor = this.role === 'initiator' ? keyA : keyB
+    this.decryptor = this.role === 'initiator' ? keyB : keyA
   }
 
   /** AES-128-CTR payload streams (extension): each direction keyed from its own hash, counter at 0. */
-  protected aesCiphers (): { encryptor: StreamCipher, decryptor: StreamCipher } {
+  private aesCiphers (): { encryptor: StreamCipher, decryptor: StreamCipher } {
     const make = (hash: Uint8Array): StreamCipher => {
       const { key, counterBlock } = aesCtrParameters(hash)
       return this.provider.createAes128Ctr(key, counterBlock)
@@ -293,10 +356,36 @@ export abstract class HandshakeSession {
     return 0
   }
 
-  protected complete (result: Omit<HandshakeResult, 'role' | 'handshakeBytesSent' | 'handshakeBytesReceived'>): void {
-    this.currentStage = 'done'
+  /**
+   * The end of an MSE handshake (ENCRYPT2 from here on): RC4 continues the handshake's streams, AES-128-CTR
+   * (extension) starts new ones, plaintext needs none. The bytes buffered after the handshake are the
+   * peer's first payload, after `receivedIa` (the responder's decrypted IA, always RC4 on the wire).
+   */
+  protected finish (negotiated: Negotiated, receivedIa: Uint8Array = EMPTY): void {
+    const { aes, ...fields } = negotiated
+    const rc4 = negotiated.cryptoSelect === CRYPTO_RC4
+    const ciphers = aes ? this.aesCiphers() : rc4 ? { encryptor: this.encryptor!, decryptor: this.decryptor! } : undefined
+    const rest = this.takeRest()
+    const tail = ciphers ? ciphers.decryptor.process(rest) : rest.slice()
+    this.complete({
+      ...fields,
+      method: aes ? 'aes-128-ctr' : rc4 ? 'rc4' : 'plaintext-after-mse',
+      infoHash: this.skey,
+      encryptor: ciphers?.encryptor,
+      decryptor: ciphers?.decryptor,
+      payload: receivedIa.length === 0 ? tail : concatBytes(receivedIa, tail)
+    })
+  }
+
+  /** The end of a plaintext connection (responder): every byte received is payload. */
+  protected finishPlaintext (): void {
+    this.complete({ method: 'plaintext', payload: this.takeRest().slice(), initialPayloadLength: 0, peerExtension: false })
+  }
+
+  private complete (result: Omit<HandshakeResult, 'role' | 'handshakeBytesSent' | 'handshakeBytesReceived'>): void {
+    this.current = 'done'
     this.stageDeadline = undefined
-    const step: HandshakeStep = {
+    this.ended = {
       status: 'done',
       send: EMPTY,
       result: {
@@ -306,24 +395,16 @@ export abstract class HandshakeSession {
         handshakeBytesReceived: this.received - result.payload.length
       }
     }
-    this.ended = step
   }
 
   private fail (error: MseError, record = true): HandshakeStep {
     const step: HandshakeStep = { status: 'failed', send: EMPTY, error }
     if (record) {
       this.ended = step
-      this.currentStage = 'failed'
+      this.current = 'failed'
       this.stageDeadline = undefined
       this.pending = EMPTY
     }
     return step
-  }
-
-  /** Sanity check shared by both roles: VC_LENGTH zero bytes. */
-  protected static isZeroVc (bytes: Uint8Array): boolean {
-    if (bytes.length !== VC_LENGTH) return false
-    for (const byte of bytes) if (byte !== 0) return false
-    return true
   }
 }
