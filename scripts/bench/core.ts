@@ -191,12 +191,15 @@ function btHandshake (infoHash: Uint8Array, peerId: Uint8Array): Uint8Array {
 const HANDSHAKE_OURS_PER_REP = 40
 const HANDSHAKE_UPSTREAM_PER_REP = 3
 
-/** One complete in-memory handshake between our two roles; throws if it does not end as expected. */
+/**
+ * One complete in-memory handshake between our two roles; throws if it does not end as expected. The
+ * extension (and with it AES-128-CTR) is off: upstream, the anchor of this row, runs the plain spec's RC4.
+ */
 function oursHandshake (skeys: SkeyRegistry, infoHash: Uint8Array, peerA: Uint8Array, peerB: Uint8Array): void {
   const btA = btHandshake(infoHash, peerA)
   const btB = btHandshake(infoHash, peerB)
-  const a = new InitiatorHandshake({ policy: 'preferred', infoHash, initialPayload: btA })
-  const b = new ResponderHandshake({ policy: 'preferred', skeys })
+  const a = new InitiatorHandshake({ policy: 'preferred', infoHash, initialPayload: btA, extension: false })
+  const b = new ResponderHandshake({ policy: 'preferred', skeys, extension: false })
   b.start(0)
   let toB = a.start(0).send
   let toA: Uint8Array = new Uint8Array(0)
