@@ -51,9 +51,9 @@ const RUN_TIMEOUT_MS = 180_000
  * The responder on a CPU of its own, the initiators (the load generator, the same for both contenders) on
  * the others: on a 2-CPU machine the initiators' CPU (~2.7 ms per handshake, as much as our responder's)
  * would otherwise come out of the responder's share, and the rate would measure the generator. Not pinned
- * on a single CPU.
+ * on a single CPU, nor with LOAD_PIN=off (on a machine busy with other work, one CPU may be the busier one).
  */
-const PINNING = cpus().length >= 2 ? { responder: '0', initiators: `1-${cpus().length - 1}` } : undefined
+const PINNING = cpus().length >= 2 && process.env.LOAD_PIN !== 'off' ? { responder: '0', initiators: `1-${cpus().length - 1}` } : undefined
 const INITIATOR_PROCESSES = 4
 
 async function runOnce (script: string, contender: LoadContender, connections: number, addresses: number): Promise<LoadRun> {
@@ -179,7 +179,7 @@ export const loadSection: Section = {
       rows,
       notes: [
         `${load.connections} connections from ${load.addresses} loopback addresses; ours refused by budget: ${JSON.stringify((load.budget as any)?.refused ?? {})}`,
-        load.pinning ? `responder pinned to CPU ${load.pinning.responder}, initiators to CPU ${load.pinning.initiators} (taskset), for both contenders` : 'not pinned (one CPU)',
+        load.pinning ? `responder pinned to CPU ${load.pinning.responder}, initiators to CPU ${load.pinning.initiators} (taskset), for both contenders` : 'not pinned (one CPU, or LOAD_PIN=off)',
         'completion = connect() until the responder\'s BitTorrent handshake arrived decrypted (the initiator sends its own as IA)'
       ]
     }
