@@ -11,9 +11,14 @@ import { fileURLToPath } from 'node:url'
 /**
  * RC4 on OpenSSL is ~1.7x faster than the best JavaScript loop on 16 KiB piece blocks, but Node 17+ only
  * has it with the legacy provider loaded, which must happen at start-up. So when this process lacks it,
- * run the CLI in a child that has it (stdio shared, signals forwarded, exit code passed on). Set
- * WEBTORRENT_MSE_JS_RC4=1 to stay in this process with the JavaScript RC4.
+ * run the CLI in a child that has it (stdio shared, signals forwarded, exit code passed on).
+ *
+ * WEBTORRENT_MSE_NO_REEXEC=1 runs the CLI in this process (with the JavaScript RC4 when this node lacks
+ * OpenSSL's). The launcher sets it in that child, which must not start another. Its old name,
+ * WEBTORRENT_MSE_JS_RC4=1, is still honoured: users may have set it.
  */
+const NO_REEXEC = 'WEBTORRENT_MSE_NO_REEXEC'
+const NO_REEXEC_OLD_NAME = 'WEBTORRENT_MSE_JS_RC4'
 function hasOpensslRc4 () {
   try {
     createCipheriv('rc4', new Uint8Array(16), null)
@@ -42,7 +47,7 @@ function inForegroundProcessGroup () {
 async function runWithLegacyProvider () {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
-    env: { ...process.env, WEBTORRENT_MSE_JS_RC4: '1', WEBTORRENT_MSE_REEXEC: '1' }
+    env: { ...process.env, [NO_REEXEC]: '1' }
   })
   // Ctrl-C in a terminal sends SIGINT to the whole foreground process group, the child included: passing
   // it on as well would make the child see two. So pass on SIGINT only when it cannot have come that way.
@@ -61,7 +66,7 @@ async function runWithLegacyProvider () {
   process.exit(code ?? (signal === 'SIGINT' ? 130 : 1))
 }
 
-if (!process.env.WEBTORRENT_MSE_JS_RC4 && !hasOpensslRc4()) await runWithLegacyProvider()
+if (!process.env[NO_REEXEC] && !process.env[NO_REEXEC_OLD_NAME] && !hasOpensslRc4()) await runWithLegacyProvider()
 
 const built = new URL('../dist/cli/main.js', import.meta.url)
 const source = new URL('../src/cli/main.ts', import.meta.url)

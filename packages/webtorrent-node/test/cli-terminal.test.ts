@@ -81,6 +81,7 @@ describe('webtorrent-mse in a real terminal (tmux)', function () {
     const command = `timeout --foreground 180 ${[process.execPath, BIN, ...args].map(quote).join(' ')}${redirect}; echo $? > ${quote(exitFile)}; sleep 60`
     const env = { ...process.env }
     delete env.DEBUG
+    delete env.WEBTORRENT_MSE_NO_REEXEC
     delete env.WEBTORRENT_MSE_JS_RC4
     socket = `webtorrent-mse-test-${process.pid}-${name}`
     await exec('tmux', ['-L', socket, 'new-session', '-d', '-s', name, '-x', '120', '-y', '30', 'bash', '-c', command], { env, timeout: 10_000 })

@@ -2,7 +2,7 @@ import cliProgress from 'cli-progress'
 import type { Output } from './output.js'
 import { formatBytes, formatDuration, formatPercent, formatSpeed } from './format.js'
 import { formatCounts, type PeerCounts } from './peers.js'
-import type { WireWatch } from './session.js'
+import type { WireWatch } from './wire-watch.js'
 
 export interface ProgressSample {
   length: number

@@ -13,7 +13,7 @@ import { debug, type Output } from '../output.js'
 import { describeMethod, mseStatsRows, wireFields, type WireReport } from '../peers.js'
 import { ProgressDisplay, sampleTorrent } from '../progress.js'
 import { createClient, deferred, destroyClient, onTerminationSignal, whenListening } from '../runtime.js'
-import { WireWatch } from '../session.js'
+import { WireWatch } from '../wire-watch.js'
 
 export interface DemoOptions extends OutputOptions {
   size: number
