@@ -1,12 +1,12 @@
-import debugFactory from 'debug'
 import { SkeyRegistry, parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
 import { HandshakeBudget, type HandshakeBudgetOptions, type HandshakeBudgetStats } from 'mse-wire'
 import { policyFromEnvironment } from './environment.js'
-import { PeerMemory } from './pool/peer-memory.js'
+import { debug } from './log.js'
+import { PeerMemory } from './dial/peer-memory.js'
+import { assertUpstreamInstance } from './patch/surface.js'
+import type { UpstreamClient, UpstreamTorrent } from './patch/upstream-types.js'
+import { sideTable } from './side-tables.js'
 import { emptyStats, type MseStats } from './stats.js'
-
-// Typed without debug's own types, which consumers of the published declarations may not have.
-export const debug: (formatter: string, ...args: unknown[]) => void = debugFactory('mse:pool')
 
 /** Everything MSE keeps per client: its policy, the SKEY map, what each peer accepted, counters. */
 export interface MseClientState {
@@ -15,7 +15,7 @@ export interface MseClientState {
   memory: PeerMemory
   stats: MseStats
   stageTimeoutMs?: number
-  /** Limits on incoming handshakes (see pool/incoming-budget.ts). */
+  /** Limits on incoming handshakes (see incoming-budget.ts). */
   budget: HandshakeBudget
   /** Retry an unpadded-secret rejection at once with fresh keys (default true). */
   unpaddedSecretRetry: boolean
@@ -23,7 +23,8 @@ export interface MseClientState {
   aes: boolean
 }
 
-const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
+const clientStates = sideTable<UpstreamClient, MseClientState>('client-state')
+const trackedTorrents = sideTable<UpstreamTorrent, true>('tracked-torrent')
 let patchEveryClient = false
 
 /** `register` mode: every webtorrent client in the process gets MSE, not only webtorrent-node's class. */
@@ -40,8 +41,10 @@ export interface MseClientOptions {
 }
 
 /** Called by webtorrent-node's client class (and lazily for any client in register mode). */
-export function attachMseState (client: any, options: MseClientOptions = {}): MseClientState {
-  if (client[MSE_STATE]) return client[MSE_STATE]
+export function attachMseState (client: UpstreamClient, options: MseClientOptions = {}): MseClientState {
+  const attached = clientStates.get(client)
+  if (attached) return attached
+  assertUpstreamInstance('client', client, client.constructor)
   const state: MseClientState = {
     policy: parseEncryptionPolicy(options.encryption ?? policyForUnmodifiedClient(client)),
     skeys: new SkeyRegistry(),
@@ -52,7 +55,7 @@ export function attachMseState (client: any, options: MseClientOptions = {}): Ms
     unpaddedSecretRetry: options.unpaddedSecretRetry ?? true,
     aes: options.aes ?? true
   }
-  Object.defineProperty(client, MSE_STATE, { value: state, enumerable: false })
+  clientStates.set(client, state)
   // Torrents added before the state existed (register mode attaches lazily).
   for (const torrent of client.torrents ?? []) trackTorrent(client, state, torrent)
   debug('client policy %s', state.policy)
@@ -65,9 +68,10 @@ export function snapshotStats (state: MseClientState): MseStats & { budget: Hand
 }
 
 /** The state of a client that has MSE, or undefined (an unpatched upstream client in the same process). */
-export function mseStateOf (client: any): MseClientState | undefined {
-  if (!client || client.destroyed) return client?.[MSE_STATE]
-  if (client[MSE_STATE]) return client[MSE_STATE]
+export function mseStateOf (client: UpstreamClient | undefined | null): MseClientState | undefined {
+  if (!client) return undefined
+  const attached = clientStates.get(client)
+  if (attached || client.destroyed) return attached
   return patchEveryClient ? attachMseState(client) : undefined
 }
 
@@ -75,7 +79,7 @@ export function mseStateOf (client: any): MseClientState | undefined {
  * An unmodified program (register mode) says nothing about MSE: take WEBTORRENT_MSE_ENCRYPTION, else map
  * its `secure` option (0 no PE -> disabled, 1 PE with fallback -> preferred, 2 RC4 only -> required).
  */
-function policyForUnmodifiedClient (client: any): EncryptionPolicy {
+function policyForUnmodifiedClient (client: UpstreamClient): EncryptionPolicy {
   const fromEnv = policyFromEnvironment()
   if (fromEnv) return fromEnv
   const secure = Number(client.secure ?? 1)
@@ -83,18 +87,18 @@ function policyForUnmodifiedClient (client: any): EncryptionPolicy {
 }
 
 /** Keeps the SKEY map in step with the client's torrents, magnets included (only the info hash is needed). */
-export function trackTorrent (client: any, state: MseClientState, torrent: any): void {
-  if (!torrent || torrent.__mseTracked) return
-  Object.defineProperty(torrent, '__mseTracked', { value: true })
+export function trackTorrent (client: UpstreamClient, state: MseClientState, torrent: UpstreamTorrent): void {
+  if (!torrent || trackedTorrents.has(torrent)) return
+  trackedTorrents.set(torrent, true)
   const register = (): void => {
-    if (torrent.infoHash && !torrent.destroyed) state.skeys.add(torrent.infoHash)
+    if (torrent.infoHash !== undefined && !torrent.destroyed) state.skeys.add(torrent.infoHash)
   }
   if (torrent.infoHash) register()
   else torrent.once('infoHash', register)
   torrent.once('close', () => {
     const infoHash = torrent.infoHash
     // A duplicate add is destroyed while the original keeps serving the same info hash.
-    const stillServed = (client.torrents ?? []).some((t: any) => t !== torrent && t.infoHash === infoHash && !t.destroyed)
+    const stillServed = (client.torrents ?? []).some(t => t !== torrent && t.infoHash === infoHash && !t.destroyed)
     if (infoHash && !stillServed) state.skeys.delete(infoHash)
   })
 }

@@ -2,6 +2,7 @@ import UpstreamWebTorrent from 'webtorrent'
 import { parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
 import { attachMseState, snapshotStats, type MseClientState } from './client-state.js'
 import { installMsePatches } from './patch/install.js'
+import type { UpstreamClient } from './patch/upstream-types.js'
 import type { HandshakeBudgetOptions, HandshakeBudgetStats } from 'mse-wire'
 import type { MseStats } from './stats.js'
 import type { WebTorrentClass } from './webtorrent-api.js'
@@ -62,7 +63,8 @@ export default class WebTorrent extends Upstream {
     super({ ...upstreamOptions, secure: 0 })
     this.encryption = encryption
     if (mseAes !== undefined && typeof mseAes !== 'boolean') throw new TypeError('mseAes must be a boolean')
-    this.mseState = attachMseState(this, {
+    // The same object, seen through the patch's narrow view of upstream's internals.
+    this.mseState = attachMseState(this as unknown as UpstreamClient, {
       encryption,
       stageTimeoutMs: mseStageTimeoutMs,
       handshakeBudget: mseHandshakeBudget,

@@ -1,4 +1,5 @@
 import type { EncryptionPolicy, MseErrorCode } from 'mse-core'
+import type { UpstreamClient } from './patch/upstream-types.js'
 
 /**
  * The client event a failed peer connection raises, so that a program (the CLI) can say which peer
@@ -29,7 +30,7 @@ export interface ConnectionFailure {
 }
 
 /** Emits the failure on the client (only when someone listens: no cost otherwise). */
-export function reportConnectionFailure (client: any, failure: ConnectionFailure): void {
+export function reportConnectionFailure (client: UpstreamClient | undefined, failure: ConnectionFailure): void {
   if (typeof client?.emit !== 'function' || client.destroyed) return
   if (typeof client.listenerCount === 'function' && client.listenerCount(CONNECTION_FAILURE_EVENT) === 0) return
   client.emit(CONNECTION_FAILURE_EVENT, failure)

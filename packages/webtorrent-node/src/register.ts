@@ -11,7 +11,7 @@ import { enableForEveryClient } from './client-state.js'
 import { BadEnvironmentError, policyFromEnvironment } from './environment.js'
 import { patchLoadedWebTorrent } from './patch/copies.js'
 import { patchCopiesReachableFrom, patchEveryCopyLoaded } from './patch/find-copies.js'
-import { upstream } from './patch/seams.js'
+import { upstream } from './patch/surface.js'
 
 try {
   policyFromEnvironment()

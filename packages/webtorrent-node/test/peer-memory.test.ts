@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai'
 import { PeerMemory } from '../src/index.js'
-import { DEFAULT_PEER_MEMORY_SIZE } from '../src/pool/peer-memory.js'
+import { DEFAULT_PEER_MEMORY_SIZE } from '../src/dial/peer-memory.js'
 
 type Result = 'works' | 'rejected'
 const ADDRESS = '127.0.0.1:6881'

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
 import Wire from 'bittorrent-protocol'
 import UpstreamWebTorrent from 'webtorrent'
-import { IncompatibleWebTorrentError, assertCompatibleWebTorrent, installMsePatches } from '../src/index.js'
-import { upstream, type UpstreamModules } from '../src/patch/seams.js'
+import { IncompatibleWebTorrentError, assertCompatibleWebTorrent, installMsePatches, isMsePatchInstalled } from '../src/index.js'
+import { upstream, type UpstreamModules } from '../src/patch/surface.js'
 import { Fixtures } from './helpers.js'
 
 /** A class-like function whose prototype is a copy of `real`'s, minus `remove`, plus `override`. */
@@ -98,7 +98,7 @@ describe('feature detection of webtorrent\'s seams', () => {
     const fx = new Fixtures()
     try {
       await fx.ours('preferred')
-      expect((upstream.Peer.prototype as any)[Symbol.for('webtorrent-node.mse-installed')]).to.equal(true)
+      expect(isMsePatchInstalled(upstream)).to.equal(true)
       expect(() => assertCompatibleWebTorrent()).to.not.throw()
     } finally {
       await fx.cleanup()

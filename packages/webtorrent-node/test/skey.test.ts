@@ -7,11 +7,10 @@
 import { expect } from 'chai'
 import { Fixtures, addressOf, completesWithin, contentHash, done, download, seed, wiresOf } from './helpers.js'
 import { seededBytes, sha256, until } from 'test-support'
-
-const MSE_STATE = Symbol.for('webtorrent-node.mse-state')
+import { mseStateOf } from '../src/client-state.js'
 
 function skeysOf (client: any): { has: (infoHash: string) => boolean, size: number } {
-  return client[MSE_STATE].skeys
+  return mseStateOf(client)!.skeys
 }
 
 describe('SKEY lookup across the torrents of one client', function () {

@@ -1,6 +1,5 @@
-import { mseStateOf, snapshotStats } from '../client-state.js'
-import { installMsePatches } from './install.js'
-import type { UpstreamModules } from './seams.js'
+import { exposeMseStats, installMsePatches } from './install.js'
+import type { UpstreamModules } from './upstream-types.js'
 
 /** Copies already reported, by directory: each is warned about once, however often it is loaded. */
 const reported = new Set<string>()
@@ -21,19 +20,6 @@ export function patchLoadedWebTorrent (modules: Partial<UpstreamModules>, where:
     }
     return false
   }
-  if (modules.WebTorrent) exposeMseStats(modules.WebTorrent)
+  exposeMseStats(modules as UpstreamModules)
   return true
-}
-
-/** `client.mseStats` on upstream's own class, as webtorrent-node's class has it (its getter shadows this one). */
-function exposeMseStats (WebTorrent: UpstreamModules['WebTorrent']): void {
-  const proto = WebTorrent.prototype
-  if (Object.prototype.hasOwnProperty.call(proto, 'mseStats')) return
-  Object.defineProperty(proto, 'mseStats', {
-    configurable: true,
-    get (this: object) {
-      const state = mseStateOf(this)
-      return state ? snapshotStats(state) : undefined
-    }
-  })
 }

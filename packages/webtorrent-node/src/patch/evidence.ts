@@ -1,6 +1,12 @@
 import compact2string from 'compact2string'
-import { debug, type MseClientState } from '../client-state.js'
-import type { MseEvidence } from '../pool/peer-memory.js'
+import type { MseClientState } from '../client-state.js'
+import { debug } from '../log.js'
+import type { MseEvidence } from '../dial/peer-memory.js'
+import { sideTable } from '../side-tables.js'
+import type { UpstreamTorrent, UpstreamTrackerClient, UpstreamWire } from './upstream-types.js'
+
+/** Tracker clients whose announce responses are already read. */
+const watchedTrackers = sideTable<UpstreamTrackerClient, true>('evidence-tracker')
 
 /**
  * Evidence that a peer speaks MSE, gathered outside its handshake, so that under `preferred` a reset of
@@ -15,28 +21,37 @@ import type { MseEvidence } from '../pool/peer-memory.js'
  *
  * Hints are kept in the client's bounded peer memory, next to what earlier connections taught us.
  */
-export function collectEvidence (torrent: any, state: MseClientState): void {
-  if (!torrent || state.policy === 'disabled') return
-  torrent.on('wire', (wire: any, addr: string | undefined) => watchWire(wire, addr, state))
+export function collectEvidence (torrent: UpstreamTorrent, state: MseClientState): void {
+  if (state.policy === 'disabled') return
+  torrent.on('wire', (wire: EvidenceWire, addr: string | undefined) => watchWire(wire, addr, state))
   watchTrackerOf(torrent, state)
 }
 
-function watchWire (wire: any, addr: string | undefined, state: MseClientState): void {
+/** What evidence reads of a Wire: its ut_pex extension, the peer's extended handshake, where it connected from. */
+interface EvidenceWire extends UpstreamWire {
+  ut_pex?: { prependListener?: (event: 'peer', listener: (peer: unknown, flags: { prefersEncryption?: boolean } | undefined) => void) => void }
+  peerExtendedHandshake?: Record<string, unknown>
+  remoteAddress?: string
+}
+
+interface ExtendedHandshake { e?: unknown, p?: unknown }
+
+function watchWire (wire: EvidenceWire, addr: string | undefined, state: MseClientState): void {
   // Before webtorrent's own listener, which queues the peer (and may dial it) right away.
   wire.ut_pex?.prependListener?.('peer', (peer: unknown, flags: { prefersEncryption?: boolean } | undefined) => {
     if (typeof peer === 'string' && flags?.prefersEncryption === true) record(state, peer, 'pex')
   })
-  const onExtendedHandshake = (handshake: any): void => {
+  const onExtendedHandshake = (handshake: ExtendedHandshake | undefined): void => {
     if (handshake?.e !== 1) return
     const address = listenAddressOf(wire, addr, handshake.p)
     if (address) record(state, address, 'extended-handshake')
   }
   if (wire.peerExtendedHandshake && Object.keys(wire.peerExtendedHandshake).length > 0) onExtendedHandshake(wire.peerExtendedHandshake)
-  wire.on('extended', (ext: unknown, message: unknown) => { if (ext === 'handshake') onExtendedHandshake(message) })
+  wire.on('extended', (ext: unknown, message: unknown) => { if (ext === 'handshake') onExtendedHandshake(message as ExtendedHandshake) })
 }
 
 /** Where the peer of `wire` accepts connections: the address we dialled, or its IP and BEP 10 `p`. */
-function listenAddressOf (wire: any, addr: string | undefined, port: unknown): string | undefined {
+function listenAddressOf (wire: EvidenceWire, addr: string | undefined, port: unknown): string | undefined {
   if (typeof wire.type === 'string' && wire.type.endsWith('Outgoing')) return addr
   const ip = wire.remoteAddress
   if (typeof ip !== 'string' || typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return undefined
@@ -47,12 +62,12 @@ function listenAddressOf (wire: any, addr: string | undefined, port: unknown): s
  * The tracker client is created when the torrent starts discovery (webtorrent's `_startDiscovery`), and
  * emits each announce response as 'update' before its peers.
  */
-function watchTrackerOf (torrent: any, state: MseClientState): void {
+function watchTrackerOf (torrent: UpstreamTorrent, state: MseClientState): void {
   const attach = (): void => {
     const tracker = torrent.discovery?.tracker
-    if (!tracker || tracker.__mseEvidence) return
-    Object.defineProperty(tracker, '__mseEvidence', { value: true })
-    tracker.prependListener('update', (response: any) => {
+    if (!tracker || watchedTrackers.has(tracker)) return
+    watchedTrackers.set(tracker, true)
+    tracker.prependListener('update', (response: { peers?: unknown, crypto_flags?: unknown } | undefined) => {
       for (const address of cryptoPeers(response)) record(state, address, 'tracker')
     })
   }
@@ -62,10 +77,9 @@ function watchTrackerOf (torrent: any, state: MseClientState): void {
   }
   const start = torrent._startDiscovery
   if (typeof start !== 'function') return
-  torrent._startDiscovery = function startDiscoveryWithEvidence (this: any, ...args: unknown[]) {
-    const result = start.apply(this, args)
+  torrent._startDiscovery = function startDiscoveryWithEvidence (this: UpstreamTorrent) {
+    start.call(this)
     attach()
-    return result
   }
 }
 

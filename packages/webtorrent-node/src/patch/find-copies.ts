@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { patchLoadedWebTorrent } from './copies.js'
 import type { LoaderHooksData } from './loader-hooks.js'
+import type { UpstreamModules } from './upstream-types.js'
 import { seamModulesIn, webtorrentPackageDir } from './webtorrent-package.js'
 
 const require = createRequire(import.meta.url)
@@ -32,18 +33,20 @@ function watchRequire (): void {
   }
 }
 
-function patchRequired (exported: any, dir: string): void {
-  const load = (file: string): any => {
-    const mod = require(file)
-    return mod?.__esModule || mod?.[Symbol.toStringTag] === 'Module' ? mod.default : mod
-  }
-  const modules: Record<string, any> = { WebTorrent: exported?.[Symbol.toStringTag] === 'Module' ? exported.default : exported }
+/** A module's default export, whether `require` returned a namespace object or CommonJS exports. */
+function defaultExport (mod: unknown): unknown {
+  const namespace = mod as { __esModule?: boolean, default?: unknown, [Symbol.toStringTag]?: unknown } | null | undefined
+  return namespace?.__esModule === true || namespace?.[Symbol.toStringTag] === 'Module' ? namespace.default : mod
+}
+
+function patchRequired (exported: unknown, dir: string): void {
+  const modules: Record<string, unknown> = { WebTorrent: defaultExport(exported) }
   try {
-    for (const [name, file] of seamModulesIn(dir)) modules[name] = load(file)
+    for (const [name, file] of seamModulesIn(dir)) modules[name] = defaultExport(require(file))
   } catch {
     // A seam module that cannot be required is reported as missing by the compatibility check.
   }
-  patchLoadedWebTorrent(modules, dir)
+  patchLoadedWebTorrent(modules as Partial<UpstreamModules>, dir)
 }
 
 /**
@@ -64,13 +67,13 @@ export async function patchCopiesReachableFrom (places: Array<string | undefined
     const dir = webtorrentPackageDir(main)
     if (!dir || seen.has(dir)) continue
     seen.add(dir)
-    const modules: Record<string, any> = {}
+    const modules: Record<string, unknown> = {}
     try {
       modules.WebTorrent = (await import(pathToFileURL(main).href)).default
       for (const [name, file] of seamModulesIn(dir)) modules[name] = (await import(pathToFileURL(file).href)).default
     } catch {
       continue // a copy that does not even load: the program meets that error itself, unchanged
     }
-    patchLoadedWebTorrent(modules, dir)
+    patchLoadedWebTorrent(modules as Partial<UpstreamModules>, dir)
   }
 }

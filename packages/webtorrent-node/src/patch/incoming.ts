@@ -1,8 +1,10 @@
 import { MseStream } from 'mse-wire'
 import type { MseClientState } from '../client-state.js'
 import { reportConnectionFailure } from '../connection-failure.js'
-import { admitIncoming, releaseIncoming } from '../pool/incoming-budget.js'
+import { admitIncoming, releaseIncoming } from '../incoming-budget.js'
+import { sideTable } from '../side-tables.js'
 import { recordOutcome, type PeerConnectionInfo } from '../stats.js'
+import type { UpstreamConn, UpstreamConnPool } from './upstream-types.js'
 
 /** What an accepted incoming stream negotiated, for the Peer webtorrent builds over it. */
 export interface AcceptedIncoming {
@@ -11,10 +13,10 @@ export interface AcceptedIncoming {
 }
 
 /** Incoming streams whose handshake succeeded, until webtorrent's Peer picks them up in onConnect. */
-const accepted = new WeakMap<object, AcceptedIncoming>()
+const accepted = sideTable<UpstreamConn, AcceptedIncoming>('accepted-incoming')
 
 /** The handshake result of an incoming connection handed to webtorrent by `acceptIncoming`, if it is one. */
-export function acceptedIncoming (conn: object): AcceptedIncoming | undefined {
+export function acceptedIncoming (conn: UpstreamConn): AcceptedIncoming | undefined {
   return accepted.get(conn)
 }
 
@@ -30,9 +32,9 @@ export function acceptedIncoming (conn: object): AcceptedIncoming | undefined {
  * sits in its pending set, so a client destroyed meanwhile closes it as it closes every connection it has not
  * handed to a torrent.
  */
-export function acceptIncoming (pool: any, conn: any, state: MseClientState, handOver: (stream: MseStream) => void): void {
+export function acceptIncoming (pool: UpstreamConnPool, conn: UpstreamConn, state: MseClientState, handOver: (stream: UpstreamConn) => void): void {
   if (!admitIncoming(state, conn)) return
-  const client = pool._client
+  const client = pool._client ?? undefined
   const info: PeerConnectionInfo = { role: 'responder', fallback: false }
   pool._pendingConns?.add(conn)
   conn.once('close', () => pool._pendingConns?.delete(conn))
@@ -62,8 +64,10 @@ export function acceptIncoming (pool: any, conn: any, state: MseClientState, han
         stream.destroy()
         return
       }
-      accepted.set(stream, { info, state })
-      handOver(stream)
+      // The stream stands in for the socket webtorrent would have had (a duplex with its addresses).
+      const conn = stream as unknown as UpstreamConn
+      accepted.set(conn, { info, state })
+      handOver(conn)
       return
     }
     if (!outcome.error) return

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, sep } from 'node:path'
 
-/** webtorrent's modules that hold the patch's seams, by their path inside the package (see seams.ts). */
+/** webtorrent's modules that hold the patch's seams, by their path inside the package (see surface.ts). */
 export const SEAM_MODULES = { Peer: 'lib/peer.js', ConnPool: 'lib/conn-pool.js', Torrent: 'lib/torrent.js' } as const
 
 /** Entry file of each `webtorrent` directory seen (undefined: not the webtorrent package). */
