@@ -1,15 +1,7 @@
-// bittorrent-protocol ships no types. This declares only the part mse-wire and webtorrent-node touch.
+// bittorrent-protocol ships no types. Its Wire's shape is declared once, in mse-wire's own source
+// (packages/mse-wire/src/bittorrent-wire.ts, which the published declarations use); this only says that the
+// module's default export is that class.
 declare module 'bittorrent-protocol' {
-  import { Duplex } from 'streamx'
-  export default class Wire extends Duplex {
-    static nativeRC4: boolean
-    constructor (type?: string, peEnabled?: number)
-    type: string
-    peerId: string | null
-    handshake (infoHash: string | Uint8Array, peerId: string | Uint8Array, extensions?: Record<string, boolean>): void
-    interested (): void
-    have (index: number): void
-    setInfoHash (infoHash: string): void
-    [key: string]: any
-  }
+  const Wire: import('../packages/mse-wire/src/bittorrent-wire.js').BittorrentWireClass & { nativeRC4: boolean }
+  export default Wire
 }

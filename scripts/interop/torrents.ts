@@ -39,9 +39,9 @@ export interface RandomTorrentOptions {
 
 function createTorrentAsync(path: string, opts: Record<string, unknown>): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    createTorrent(path, opts, (err: Error | null, torrent?: Buffer) => {
+    createTorrent(path, opts, (err: Error | null, torrent: Uint8Array | undefined) => {
       if (err || !torrent) reject(err ?? new Error('create-torrent returned nothing'))
-      else resolve(torrent)
+      else resolve(Buffer.from(torrent.buffer, torrent.byteOffset, torrent.byteLength))
     })
   })
 }

@@ -29,7 +29,8 @@ import type { Torrent } from 'webtorrent'
 type PatchedTorrent = Torrent & { _plaintextPeers: Set<string> }
 
 const here = dirname(fileURLToPath(import.meta.url))
-const LISTENER = join(here, 'fixtures', 'listener.mjs')
+// webtorrent-node's own upstream listener fixture, given the module to load.
+const LISTENER = join(here, '..', '..', 'packages', 'webtorrent-node', 'test', 'fixtures', 'upstream-listener.mjs')
 const nodeModules = join(here, '..', '..', 'node_modules')
 
 
@@ -79,7 +80,7 @@ afterEach(async () => {
 interface Listener { port: number, exit: Promise<number | null>, alive: () => boolean, stderr: () => string }
 
 async function startListener (moduleName: string, secure: Secure): Promise<Listener> {
-  const child = spawn(process.execPath, [LISTENER, moduleName, String(secure)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [LISTENER, String(secure), moduleName], { stdio: ['ignore', 'pipe', 'pipe'] })
   cleanups.push(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += String(chunk) })

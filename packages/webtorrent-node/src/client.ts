@@ -8,7 +8,7 @@ import type { MseStats } from './stats.js'
 import type { WebTorrentClass } from './webtorrent-api.js'
 
 /** Upstream's class, seen through webtorrent-node's own declaration of it (webtorrent ships no types). */
-const Upstream = UpstreamWebTorrent as unknown as WebTorrentClass
+const Upstream: WebTorrentClass = UpstreamWebTorrent
 
 export interface WebTorrentOptions extends Record<string, any> {
   /** MSE policy for every TCP connection: `required`, `preferred` (default), `tolerated` or `disabled`. */

@@ -5,7 +5,6 @@ import ConnPool from 'webtorrent/lib/conn-pool.js'
 import Torrent from 'webtorrent/lib/torrent.js'
 import { assertCompatibleBittorrentProtocol } from 'mse-wire'
 import { sideTable } from '../side-tables.js'
-import type { WebTorrentClass } from '../webtorrent-api.js'
 import type { UpstreamModules, UpstreamPeer, UpstreamWire } from './upstream-types.js'
 
 export type { UpstreamModules } from './upstream-types.js'
@@ -102,12 +101,7 @@ export class IncompatibleWebTorrentError extends Error {
 }
 
 /** The modules of webtorrent-node's own webtorrent dependency. */
-export const upstream: UpstreamModules = {
-  WebTorrent: UpstreamWebTorrent as unknown as WebTorrentClass,
-  Peer: Peer as unknown as UpstreamModules['Peer'],
-  ConnPool: ConnPool as unknown as UpstreamModules['ConnPool'],
-  Torrent: Torrent as unknown as UpstreamModules['Torrent']
-}
+export const upstream: UpstreamModules = { WebTorrent: UpstreamWebTorrent, Peer, ConnPool, Torrent }
 
 /** Each wrapper the patch installed, to upstream's function it wraps (see patch/install.ts). */
 export const wrappedOriginals = sideTable<object, Function>('wrapped-original')
