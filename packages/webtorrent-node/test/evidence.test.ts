@@ -10,6 +10,7 @@ import bencode from 'bencode'
 import Wire from 'bittorrent-protocol'
 import utPex from 'ut_pex'
 import { mseStateOf } from '../src/client-state.js'
+import type { UpstreamClient, UpstreamTorrent } from '../src/patch/upstream-types.js'
 import { collectEvidence, cryptoPeers } from '../src/patch/evidence.js'
 import { PeerMemory } from '../src/dial/peer-memory.js'
 import { emptyStats } from '../src/stats.js'
@@ -35,7 +36,7 @@ describe('evidence that a peer speaks MSE', () => {
   it('ut_pex: a peer added with flag 0x01 is recorded, one without it is not (the real ut_pex decoder)', () => {
     const state = freshState()
     const torrent = new EventEmitter()
-    collectEvidence(torrent, state)
+    collectEvidence(torrent as unknown as UpstreamTorrent, state)
     const wire = new (Wire as any)('tcpOutgoing', 0)
     wire.use(utPex())
     torrent.emit('wire', wire, '127.0.0.9:7000')
@@ -49,7 +50,7 @@ describe('evidence that a peer speaks MSE', () => {
   it('BEP 10: e = 1 in the extended handshake, stored under the listen port it sent (two real Wires)', async () => {
     const state = freshState()
     const torrent = new EventEmitter()
-    collectEvidence(torrent, state)
+    collectEvidence(torrent as unknown as UpstreamTorrent, state)
     const them = new (Wire as any)('tcpOutgoing', 0)
     const us = new (Wire as any)('tcpIncoming', 0)
     us.remoteAddress = '10.2.2.2' // an incoming connection: its source port is not where it listens
@@ -110,7 +111,7 @@ describe('evidence-based fallback: an on-path relay resets our first MSE attempt
       expect(await contentHash(torrent)).to.equal(sha256(data))
 
       const stats = downloader.mseStats
-      const memory = mseStateOf(downloader)!.memory.get(relay.address)
+      const memory = mseStateOf(downloader as unknown as UpstreamClient)!.memory.get(relay.address)
       expect(relay.connections.length, 'connections through the relay').to.be.at.least(2)
       // The first connection was our MSE attempt (no plaintext header), reset by the relay.
       expect(relay.upBytes(0).subarray(0, 20).equals(PLAINTEXT_HEADER)).to.equal(false)
