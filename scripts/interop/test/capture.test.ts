@@ -228,23 +228,23 @@ describe('capture: live tcpdump on lo', function () {
       c.on('end', () => c.end())
       c.write(bBytes)
     })
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     const port = (server.address() as net.AddressInfo).port
     const file = join(dir, 'live.pcap')
     const cap = await startCapture({ ports: [port], file })
     expect(cap.pid).to.be.a('number')
     try {
       const c = net.connect(port, '127.0.0.1')
-      await new Promise((r) => c.once('connect', r))
+      await new Promise((resolve) => c.once('connect', resolve))
       c.end(aBytes)
       c.resume()
-      await new Promise((r) => c.once('close', r))
+      await new Promise((resolve) => c.once('close', resolve))
       // a second, opaque connection
       const c2 = net.connect(port, '127.0.0.1')
-      await new Promise((r) => c2.once('connect', r))
+      await new Promise((resolve) => c2.once('connect', resolve))
       c2.end(randomBytes(5000))
       c2.resume()
-      await new Promise((r) => c2.once('close', r))
+      await new Promise((resolve) => c2.once('close', resolve))
     } finally {
       server.close()
     }
