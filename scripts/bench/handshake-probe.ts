@@ -91,4 +91,3 @@ export async function oneHandshake (port: number, infoHash: Buffer, localAddress
     stream.write(bittorrentHandshake(infoHash))
   })
 }
-

@@ -224,7 +224,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const runs = option('runs') ? Number(option('runs')) : undefined
   const window = option('window') ? Number(option('window')) : undefined
   const cpuProfDir = option('cpu-prof')
-  const modes = option("modes")?.split(",") as WireContender[] | undefined
+  const modes = option('modes')?.split(',') as WireContender[] | undefined
   if (modes?.some(m => !WIRE_MODES.includes(m))) throw new Error(`--modes: one of ${WIRE_MODES.join(', ')}`)
   if (loadavg()[0]! > cpus().length * 0.5) console.log(`warning: load average ${loadavg()[0]!.toFixed(2)} on ${cpus().length} CPUs: figures will be noisy`)
   console.log(`== wire: ${wireSection.description}`)

@@ -28,12 +28,12 @@ export type PeerAvailability = Record<RealPeer, Availability>
 
 let cached: Promise<PeerAvailability> | undefined
 
-export function interopRequired(): boolean {
+export function interopRequired (): boolean {
   return process.env.MSE_INTEROP === 'required'
 }
 
 /** Probe once per process: binaries present, python bindings importable, tcpdump allowed to capture on lo. */
-export function peerAvailability(): Promise<PeerAvailability> {
+export function peerAvailability (): Promise<PeerAvailability> {
   cached ??= probe()
   return cached
 }
@@ -42,13 +42,13 @@ export function peerAvailability(): Promise<PeerAvailability> {
  * MSE_INTEROP_PEERS=libtorrent,tcpdump limits the suite to those (the others count as missing),
  * e.g. to run a subset, or to see the skip/fail policy at work on a machine that has them all.
  */
-function enabledByEnv(peer: RealPeer): boolean {
+function enabledByEnv (peer: RealPeer): boolean {
   const only = process.env.MSE_INTEROP_PEERS
   if (!only) return true
   return only.split(',').map((s) => s.trim()).includes(peer)
 }
 
-async function probe(): Promise<PeerAvailability> {
+async function probe (): Promise<PeerAvailability> {
   const av = await probeInstalled()
   for (const peer of Object.keys(av) as RealPeer[]) {
     if (av[peer].available && !enabledByEnv(peer)) {
@@ -58,7 +58,7 @@ async function probe(): Promise<PeerAvailability> {
   return av
 }
 
-async function probeInstalled(): Promise<PeerAvailability> {
+async function probeInstalled (): Promise<PeerAvailability> {
   const py = findLibtorrentPython()
   const tr = findTransmission()
   const ct = findCtorrent()
@@ -103,7 +103,7 @@ async function probeInstalled(): Promise<PeerAvailability> {
   }
 }
 
-function dpiAvailability(): Availability {
+function dpiAvailability (): Availability {
   const ndpi = findNdpiReader()
   const tshark = findTshark()
   if (!ndpi || !tshark) {
@@ -118,7 +118,7 @@ function dpiAvailability(): Availability {
  * In a mocha test or hook: skip when `peers` are missing, or fail under MSE_INTEROP=required.
  * Usage: `await requirePeers(this, 'libtorrent', 'tcpdump')`.
  */
-export async function requirePeers(ctx: Mocha.Context, ...peers: RealPeer[]): Promise<void> {
+export async function requirePeers (ctx: Mocha.Context, ...peers: RealPeer[]): Promise<void> {
   const av = await peerAvailability()
   const missing = peers.filter((p) => !av[p].available)
   if (missing.length === 0) return
@@ -131,7 +131,7 @@ export async function requirePeers(ctx: Mocha.Context, ...peers: RealPeer[]): Pr
 }
 
 /** Same policy, for code paths that can run without the peer (e.g. capture checks). */
-export async function optionalPeer(peer: RealPeer): Promise<boolean> {
+export async function optionalPeer (peer: RealPeer): Promise<boolean> {
   const av = await peerAvailability()
   if (av[peer].available) return true
   if (interopRequired()) throw new Error(`MSE_INTEROP=required but ${peer} is missing: ${av[peer].detail}`)

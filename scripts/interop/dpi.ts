@@ -38,12 +38,12 @@ export interface DpiVerdict {
   tsharkBitTorrent: boolean
 }
 
-export function findNdpiReader(): string | undefined {
+export function findNdpiReader (): string | undefined {
   return which('ndpiReader')
 }
 
 /** One verdict per flow (by `flow.index`). `ports`: where tshark's dissector is forced. */
-export async function dpiVerdicts(file: string, flows: FlowRecord[], ports: number[]): Promise<Map<number, DpiVerdict>> {
+export async function dpiVerdicts (file: string, flows: FlowRecord[], ports: number[]): Promise<Map<number, DpiVerdict>> {
   const tsharkFlows = await tsharkBitTorrentFlows(file, ports)
   const out = new Map<number, DpiVerdict>()
   const dir = makeTempDir('dpi')
@@ -58,14 +58,14 @@ export async function dpiVerdicts(file: string, flows: FlowRecord[], ports: numb
   return out
 }
 
-function flowKey(a: { ip: string; port: number }, b: { ip: string; port: number }): string {
+function flowKey (a: { ip: string; port: number }, b: { ip: string; port: number }): string {
   const x = `${a.ip.replace(/^::ffff:/, '')}:${a.port}`
   const y = `${b.ip.replace(/^::ffff:/, '')}:${b.port}`
   return x < y ? `${x}|${y}` : `${y}|${x}`
 }
 
 /** The flows (4-tuple keys) in which the forced BitTorrent dissector finds the handshake. */
-async function tsharkBitTorrentFlows(file: string, ports: number[]): Promise<Set<string>> {
+async function tsharkBitTorrentFlows (file: string, ports: number[]): Promise<Set<string>> {
   const tshark = findTshark()
   if (!tshark) throw new Error('tshark not found (scripts/install-peers installs it)')
   const decodeAs = [...new Set(ports)].flatMap((p) => ['-d', `tcp.port==${p},bittorrent`, '-d', `udp.port==${p},bt-utp`])
@@ -85,7 +85,7 @@ async function tsharkBitTorrentFlows(file: string, ports: number[]): Promise<Set
 }
 
 /** Writes the packets of one flow (its transport and 4-tuple) to `out`. */
-async function cutFlow(file: string, flow: FlowRecord, out: string): Promise<string> {
+async function cutFlow (file: string, flow: FlowRecord, out: string): Promise<string> {
   const tcpdump = findTcpdump()
   if (!tcpdump) throw new Error('tcpdump not found')
   const { initiator: a, responder: b } = flow
@@ -95,7 +95,7 @@ async function cutFlow(file: string, flow: FlowRecord, out: string): Promise<str
 }
 
 /** nDPI's label for the (single) flow in `file`: the first `[proto: N/Name]` of ndpiReader's flow list. */
-async function ndpiLabel(file: string): Promise<string> {
+async function ndpiLabel (file: string): Promise<string> {
   const ndpi = findNdpiReader()
   if (!ndpi) throw new Error('ndpiReader not found (scripts/install-peers installs libndpi-bin)')
   const { stdout } = await run(ndpi, ['-i', file, '-v', '2'], { timeout: TOOL_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 })

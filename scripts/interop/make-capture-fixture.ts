@@ -19,25 +19,25 @@ export const FIXTURE_PCAP = join(FIXTURE_DIR, 'loopback-handshake.pcap')
 export const FIXTURE_JSON = join(FIXTURE_DIR, 'loopback-handshake.json')
 
 /** Deterministic pseudo-random bytes (SHA-256 in counter mode). */
-export function detBytes(label: string, n: number): Buffer {
+export function detBytes (label: string, n: number): Buffer {
   const out: Buffer[] = []
   for (let i = 0; out.length * 32 < n; i++) out.push(createHash('sha256').update(`${label}/${i}`).digest())
   return Buffer.concat(out).subarray(0, n)
 }
 
 /** What the initiator sends: a plaintext BitTorrent handshake, then 500 opaque bytes. */
-export function fixtureInitiatorBytes(): Buffer {
+export function fixtureInitiatorBytes (): Buffer {
   const infoHash = createHash('sha1').update('mse interop fixture').digest()
   const peerId = Buffer.from('-FX0001-abcdefghijkl', 'latin1')
   return Buffer.concat([BT_HANDSHAKE_PREFIX, Buffer.alloc(8), infoHash, peerId, detBytes('fixture-a', 500)])
 }
 
 /** What the responder sends: 1000 opaque bytes. */
-export function fixtureResponderBytes(): Buffer {
+export function fixtureResponderBytes (): Buffer {
   return detBytes('fixture-b', 1000)
 }
 
-async function main(): Promise<void> {
+async function main (): Promise<void> {
   const aBytes = fixtureInitiatorBytes()
   const bBytes = fixtureResponderBytes()
   const server = net.createServer((c) => {

@@ -28,7 +28,7 @@ if (RunnerClass && !RunnerClass.prototype[MARK]) {
   RunnerClass.prototype[MARK] = true
 }
 
-export function willRun(test: Mocha.Test): boolean {
+export function willRun (test: Mocha.Test): boolean {
   if (test.isPending()) return false
   const runner = (globalThis as G)[KEY]
   if (!runner?._grep) return true
@@ -37,7 +37,7 @@ export function willRun(test: Mocha.Test): boolean {
 }
 
 /** The tests under `suite` (nested suites included) that this run will execute. */
-export function selectedTests(suite: Mocha.Suite): Mocha.Test[] {
+export function selectedTests (suite: Mocha.Suite): Mocha.Test[] {
   const out: Mocha.Test[] = []
   const walk = (s: Mocha.Suite): void => {
     if (s.isPending()) return

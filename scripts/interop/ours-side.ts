@@ -21,16 +21,16 @@ export const QUIET = LOOPBACK_ONLY
 export type OurClient = WebTorrent
 
 /** Our client with the given policy; `utp` turns webtorrent's uTP on (it then dials uTP first). */
-export function createOurClient(encryption: EncryptionPolicy, transport: 'tcp' | 'utp' = 'tcp'): OurClient {
+export function createOurClient (encryption: EncryptionPolicy, transport: 'tcp' | 'utp' = 'tcp'): OurClient {
   return new WebTorrent({ ...QUIET, encryption, ...(transport === 'utp' ? { utp: true } : {}) })
 }
 
-export async function ourListeningPort(client: OurClient, timeoutMs = 10000): Promise<number> {
+export async function ourListeningPort (client: OurClient, timeoutMs = 10000): Promise<number> {
   // The product's class extends upstream's: the upstream helpers apply as they are.
   return listeningPort(client as unknown as import('webtorrent').default, timeoutMs)
 }
 
-export async function destroyOurClient(client: OurClient, timeoutMs = 10000): Promise<void> {
+export async function destroyOurClient (client: OurClient, timeoutMs = 10000): Promise<void> {
   return destroyWebTorrent(client as unknown as import('webtorrent').default, timeoutMs)
 }
 
@@ -60,18 +60,18 @@ export class WireRecorder {
   private readonly times: number[] = []
   private readonly t0 = Date.now()
 
-  constructor(torrent: Torrent) {
+  constructor (torrent: Torrent) {
     for (const w of torrent.wires) this.add(w)
     torrent.on('wire', (w: Wire) => this.add(w))
   }
 
-  private add(w: MseWire): void {
+  private add (w: MseWire): void {
     if (this.wires.includes(w)) return
     this.wires.push(w)
     this.times.push(Date.now() - this.t0)
   }
 
-  records(): WireRecord[] {
+  records (): WireRecord[] {
     return this.wires.map((w, i) => ({
       remoteAddress: String(w.remoteAddress),
       remotePort: Number(w.remotePort),

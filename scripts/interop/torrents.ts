@@ -37,7 +37,7 @@ export interface RandomTorrentOptions {
   announce?: string[]
 }
 
-function createTorrentAsync(path: string, opts: Record<string, unknown>): Promise<Buffer> {
+function createTorrentAsync (path: string, opts: Record<string, unknown>): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     createTorrent(path, opts, (err: Error | null, torrent: Uint8Array | undefined) => {
       if (err || !torrent) reject(err ?? new Error('create-torrent returned nothing'))
@@ -46,7 +46,7 @@ function createTorrentAsync(path: string, opts: Record<string, unknown>): Promis
   })
 }
 
-export async function makeRandomTorrent(opts: RandomTorrentOptions): Promise<RandomTorrent> {
+export async function makeRandomTorrent (opts: RandomTorrentOptions): Promise<RandomTorrent> {
   const size = opts.size ?? 3 * 1024 * 1024
   const name = opts.name ?? `random-${randomBytes(4).toString('hex')}.bin`
   const pieceLength = opts.pieceLength ?? 256 * 1024

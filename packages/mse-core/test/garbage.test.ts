@@ -190,8 +190,13 @@ describe('garbage: bit flips in a valid transcript', () => {
   /** Checks a mutated run: typed outcomes, and `required` never ends done with anything but RC4. */
   function checkRun (initiatorPolicy: EncryptionPolicy, responderPolicy: EncryptionPolicy, mutate: Partial<PairOptions>, context: string): 'done' | 'failed' | 'pending' {
     const options: PairOptions = {
-      initiatorPolicy, responderPolicy, infoHash: INFO_HASH, ia: bittorrentHandshake(INFO_HASH),
-      seedA: `flip A ${initiatorPolicy}`, seedB: `flip B ${responderPolicy}`, ...mutate
+      initiatorPolicy,
+      responderPolicy,
+      infoHash: INFO_HASH,
+      ia: bittorrentHandshake(INFO_HASH),
+      seedA: `flip A ${initiatorPolicy}`,
+      seedB: `flip B ${responderPolicy}`,
+      ...mutate
     }
     let run
     try {
@@ -220,8 +225,12 @@ describe('garbage: bit flips in a valid transcript', () => {
   for (const [initiatorPolicy, responderPolicy] of combos) {
     it(`${initiatorPolicy} initiator / ${responderPolicy} responder: a flipped bit at each byte of flights 3 and 4`, () => {
       const base = runPair({
-        initiatorPolicy, responderPolicy, infoHash: INFO_HASH, ia: bittorrentHandshake(INFO_HASH),
-        seedA: `flip A ${initiatorPolicy}`, seedB: `flip B ${responderPolicy}`
+        initiatorPolicy,
+        responderPolicy,
+        infoHash: INFO_HASH,
+        ia: bittorrentHandshake(INFO_HASH),
+        seedA: `flip A ${initiatorPolicy}`,
+        seedB: `flip B ${responderPolicy}`
       })
       expect(base.a.status).to.equal('done')
       const rng = prng(`flips ${initiatorPolicy} ${responderPolicy}`)

@@ -24,7 +24,7 @@ function freshState (): any {
 }
 
 describe('evidence that a peer speaks MSE', () => {
-  it("tracker: crypto_flags bit 0x01 marks the compact peer at the same index", () => {
+  it('tracker: crypto_flags bit 0x01 marks the compact peer at the same index', () => {
     const peers = Buffer.concat([compact('10.0.0.1', 6881), compact('10.0.0.2', 6882), compact('10.0.0.3', 51413)])
     expect(cryptoPeers({ peers, crypto_flags: Uint8Array.from([1, 0, 3]) })).to.deep.equal(['10.0.0.1:6881', '10.0.0.3:51413'])
     // Fewer flags than peers: the rest carry no hint. No flags, or a dictionary peer list: none.

@@ -26,7 +26,7 @@ interface Synth {
   extensions?: Array<[number, Buffer]>
 }
 
-function utpDatagram(s: Synth): Buffer {
+function utpDatagram (s: Synth): Buffer {
   const header = Buffer.alloc(20)
   header[0] = (s.type << 4) | 1
   header[1] = s.extensions?.[0]?.[0] ?? 0
