@@ -3,7 +3,8 @@
  */
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startProcess, makeTempDir, removeDir, which, withTimeout, sleep, type ManagedProcess } from './peers/common.js'
+import { startProcess, makeTempDir, removeDir, which, type ManagedProcess } from './peers/common.js'
+import { within, sleep } from 'test-support'
 import { analyseCapture, type AnalyseOptions, type CaptureAnalysis, type CaptureStats } from './flows.js'
 
 export type CaptureProtocol = 'tcp' | 'udp'
@@ -87,7 +88,7 @@ class TcpdumpReport {
 
 /** Resolves once tcpdump listens; rejects if it exits first or after `timeoutMs`. */
 function untilListening(proc: ManagedProcess, report: TcpdumpReport, timeoutMs: number): Promise<void> {
-  return withTimeout(
+  return within(
     new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
         if (report.listening) { clearInterval(t); resolve() }

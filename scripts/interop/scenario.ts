@@ -15,9 +15,8 @@ import { startCtorrent } from './peers/ctorrent.js'
 import { startCapture, type CaptureHandle } from './capture.js'
 import { describeFlows, type CaptureAnalysis, type DirectionSummary, type FlowKind, type FlowRecord } from './flows.js'
 import { dpiVerdicts, type DpiVerdict } from './dpi.js'
-import {
-  makeTempDir, removeDir, sha256File, freePort, TimeoutError, runningPids, waitUntil, type PeerHandle,
-} from './peers/common.js'
+import { makeTempDir, removeDir, sha256File, freePort, runningPids, type PeerHandle } from './peers/common.js'
+import { TimeoutError, until } from 'test-support'
 import { seedWith, downloadWith, addPeerWhenReady, waitDone } from './webtorrent-side.js'
 import {
   createOurClient, ourListeningPort, destroyOurClient, WireRecorder,
@@ -116,7 +115,7 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
       if (o.mode === 'download') {
         // A torrent still checking its (empty) files turns incoming peers away: wait until it is
         // ready, or our first dial is dropped and only webtorrent's 1 s reconnect gets through.
-        await waitUntil(() => { const s = h.lastStatus(); return !!s && !/checking/.test(s.state) }, 15000, 'libtorrent torrent to be ready', 50)
+        await until(() => { const s = h.lastStatus(); return !!s && !/checking/.test(s.state) }, 15000, 'libtorrent torrent to be ready', 50)
           .catch(async (err: unknown) => { await h.stop(); throw err })
       }
       return {
@@ -172,7 +171,7 @@ export function ctorrentSetting(name: string, detail: string): PeerSetting {
       })
       // Until its first announce ctorrent is still setting up, and a connection then may be
       // dropped without its usual opening (its plaintext handshake): wait for its steady state.
-      await waitUntil(() => h.announces() >= 1, 10000, 'ctorrent to announce', 20)
+      await until(() => h.announces() >= 1, 10000, 'ctorrent to announce', 20)
         .catch(async (err: unknown) => { await h.stop(); throw err })
       return { handle: h, view: () => [] }
     },

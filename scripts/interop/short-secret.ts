@@ -16,7 +16,8 @@ import { parseArgs } from 'node:util'
 import WebTorrent, { LOOPBACK_ONLY, type MseStats } from 'webtorrent-node'
 import { startLibtorrent, findLibtorrentPython, findLibtorrentVersion } from './peers/libtorrent.js'
 import { makeRandomTorrent } from './torrents.js'
-import { makeTempDir, removeDir, freePort, waitUntil, TimeoutError } from './peers/common.js'
+import { makeTempDir, removeDir, freePort } from './peers/common.js'
+import { until, TimeoutError } from 'test-support'
 import { listeningPort, destroyWebTorrent } from './webtorrent-side.js'
 
 interface Run {
@@ -47,9 +48,9 @@ async function measure (retry: boolean, dials: number): Promise<Run> {
   const client = new WebTorrent({ ...LOOPBACK_ONLY, encryption: 'required', mseUnpaddedSecretRetry: retry })
   try {
     await listeningPort(client as never)
-    await waitUntil(() => { const s = peer.lastStatus(); return !!s && !/checking/.test(s.state) }, 15000, 'libtorrent torrent to be ready', 20)
+    await until(() => { const s = peer.lastStatus(); return !!s && !/checking/.test(s.state) }, 15000, 'libtorrent torrent to be ready', 20)
     const torrent: any = client.add(t.torrentBuffer, { path: join(dir, 'ours') })
-    await waitUntil(() => torrent.ready, 15000, 'our torrent to be ready', 10)
+    await until(() => torrent.ready, 15000, 'our torrent to be ready', 10)
     let wires = 0
     torrent.on('wire', () => { wires++ })
     const address = `${peer.address}:${peer.port}`
@@ -65,7 +66,7 @@ async function measure (retry: boolean, dials: number): Promise<Run> {
       const unretried = (s: MseStats): number => errorTotal(s) - s.unpaddedSecret.retried
       torrent.addPeer(address)
       try {
-        const how = await waitUntil(() => {
+        const how = await until(() => {
           if (wires > wiresBefore) return 'connected'
           if (unretried(client.mseStats) > unretried(before)) return 'failed'
           return undefined

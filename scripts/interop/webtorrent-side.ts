@@ -9,7 +9,8 @@
 import WebTorrent, { type Torrent } from 'webtorrent'
 import { join } from 'node:path'
 import { LOOPBACK_ONLY } from 'webtorrent-node'
-import { withTimeout, waitUntil, assertLoopback } from './peers/common.js'
+import { assertLoopback } from './peers/common.js'
+import { within, until } from 'test-support'
 
 export type Secure = 0 | 1 | 2
 
@@ -20,14 +21,14 @@ export function createWebTorrent(secure: Secure): WebTorrent {
 
 /** Resolves with the client's listening port. */
 export async function listeningPort(client: WebTorrent, timeoutMs = 10000): Promise<number> {
-  await waitUntil(() => client.listening, timeoutMs, 'webtorrent to listen', 20)
+  await until(() => client.listening, timeoutMs, 'webtorrent to listen', 20)
   const addr = client.address()
   if (!addr?.port) throw new Error('webtorrent has no listening port')
   return addr.port
 }
 
 export async function destroyWebTorrent(client: WebTorrent, timeoutMs = 10000): Promise<void> {
-  await withTimeout(
+  await within(
     new Promise<void>((resolve) => client.destroy(() => resolve())),
     timeoutMs,
     'webtorrent client to close',
@@ -39,7 +40,7 @@ export async function seedWith(client: WebTorrent, torrentBuffer: Buffer, conten
   // Adding the .torrent with `path` pointing at the content makes webtorrent verify and seed it
   // with exactly the metadata the real peer has (client.seed() would re-create the torrent).
   const torrent = client.add(torrentBuffer, { path: contentDir })
-  await withTimeout(
+  await within(
     new Promise<void>((resolve, reject) => {
       const check = (): void => { if (torrent.done) resolve() }
       torrent.once('error', reject)
@@ -59,7 +60,7 @@ export function downloadWith(client: WebTorrent, torrentBuffer: Buffer, dir: str
 }
 
 export async function waitDone(torrent: Torrent, timeoutMs: number, what = 'webtorrent download'): Promise<void> {
-  await withTimeout(
+  await within(
     new Promise<void>((resolve, reject) => {
       if (torrent.done) { resolve(); return }
       torrent.once('done', () => resolve())
@@ -73,7 +74,7 @@ export async function waitDone(torrent: Torrent, timeoutMs: number, what = 'webt
 /** Add a loopback peer (after the torrent has its metadata, as webtorrent wants). */
 export async function addPeerWhenReady(torrent: Torrent, address: string, port: number, timeoutMs = 10000): Promise<void> {
   assertLoopback(address)
-  await waitUntil(() => torrent.ready, timeoutMs, 'webtorrent torrent to be ready', 20)
+  await until(() => torrent.ready, timeoutMs, 'webtorrent torrent to be ready', 20)
   torrent.addPeer(`${address}:${port}`)
 }
 

@@ -19,6 +19,7 @@ import { createDiffieHellman, randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
+import { within } from 'test-support'
 import type { PeerHandle } from '../interop/peers/common.js'
 import type { RandomTorrent } from '../interop/torrents.js'
 import type { Secure } from '../interop/webtorrent-side.js'
@@ -46,7 +47,6 @@ let startLibtorrent: typeof import('../interop/peers/libtorrent.js').startLibtor
 let makeTempDir: typeof import('../interop/peers/common.js').makeTempDir
 let removeDir: typeof import('../interop/peers/common.js').removeDir
 let sha256File: typeof import('../interop/peers/common.js').sha256File
-let withTimeout: typeof import('../interop/peers/common.js').withTimeout
 let requirePeers: typeof import('../interop/availability.js').requirePeers
 let makeRandomTorrent: typeof import('../interop/torrents.js').makeRandomTorrent
 let side: typeof import('../interop/webtorrent-side.js')
@@ -61,7 +61,7 @@ before(async function () {
   PristineWebTorrent = (await import('pristine-webtorrent' as string)).default
   ;({ DH_PRIME_HEX } = await import('mse-core'))
   ;({ startLibtorrent } = await import('../interop/peers/libtorrent.js'))
-  ;({ makeTempDir, removeDir, sha256File, withTimeout } = await import('../interop/peers/common.js'))
+  ;({ makeTempDir, removeDir, sha256File } = await import('../interop/peers/common.js'))
   ;({ requirePeers } = await import('../interop/availability.js'))
   ;({ makeRandomTorrent } = await import('../interop/torrents.js'))
   side = await import('../interop/webtorrent-side.js')
@@ -85,7 +85,7 @@ async function startListener (moduleName: string, secure: Secure): Promise<Liste
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += String(chunk) })
   const exit = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  const port = await withTimeout(new Promise<number>((resolve, reject) => {
+  const port = await within(new Promise<number>((resolve, reject) => {
     let out = ''
     child.stdout.on('data', chunk => {
       out += String(chunk)
@@ -98,7 +98,7 @@ async function startListener (moduleName: string, secure: Secure): Promise<Liste
 
 /** Connects, writes `bytes`, resolves with everything received once the other side closes. */
 async function exchange (port: number, bytes: Buffer, bound = 30_000): Promise<Buffer> {
-  return await withTimeout(new Promise<Buffer>((resolve, reject) => {
+  return await within(new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes))
     socket.on('data', chunk => chunks.push(chunk))
@@ -119,7 +119,7 @@ function validKeyAndPad (): Buffer {
 
 /** Resolves with the first bytes the listener answers to a valid key (its Yb + PadB), then hangs up. */
 async function answerToValidKey (port: number): Promise<Buffer> {
-  return await withTimeout(new Promise<Buffer>((resolve, reject) => {
+  return await within(new Promise<Buffer>((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write(validKeyAndPad()))
     let got = Buffer.alloc(0)
     socket.on('data', chunk => {
@@ -167,7 +167,7 @@ async function downgradeOutcome (Wire: any): Promise<{ method?: number, error?: 
     a.once('close', () => resolve({ error: 'closed' }))
   })
   a.startEncryption(infoHash)
-  return await withTimeout(outcome, 30_000, 'the initiator to finish or fail')
+  return await within(outcome, 30_000, 'the initiator to finish or fail')
 }
 
 /** A secure-2 responder wire fed a plaintext BitTorrent handshake: 'handshake' accepted, or refused. */
@@ -180,7 +180,7 @@ async function plaintextHandshakeOutcome (Wire: any): Promise<string> {
     wire.once('close', () => resolve('refused: closed'))
   })
   wire.write(Buffer.concat([BT_PROTOCOL, Buffer.alloc(8), randomBytes(20), randomBytes(20)]))
-  return await withTimeout(outcome, 30_000, 'the responder to accept or refuse')
+  return await within(outcome, 30_000, 'the responder to accept or refuse')
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -210,7 +210,7 @@ async function dialsTo (WebTorrent: any, secure: Secure, count: number): Promise
   const torrent = client.add(randomBytes(20).toString('hex'), { announce: [] })
   torrent.on('infoHash', () => torrent.addPeer(`127.0.0.1:${(server.address() as net.AddressInfo).port}`))
   // the reconnect waits are 1 s, 5 s, 15 s: three dials take about 6 s
-  return await withTimeout(finished, 60_000, `${count} dials`)
+  return await within(finished, 60_000, `${count} dials`)
 }
 
 const kinds = (firsts: Buffer[]): string[] => firsts.map(f => isPlaintextHandshake(f) ? 'plaintext' : 'mse')
@@ -261,7 +261,7 @@ describe('pristine bittorrent-protocol 5.0.9 + webtorrent 3.0.21 (as published)'
   it('96 zero bytes to a secure 1 listener kill the process (ERR_CRYPTO_INVALID_KEYLEN)', async function () {
     const listener = await startListener('pristine-webtorrent', 1)
     await exchange(listener.port, Buffer.alloc(96)).catch(() => Buffer.alloc(0))
-    const code = await withTimeout(listener.exit, 30_000, 'the pristine listener to die')
+    const code = await within(listener.exit, 30_000, 'the pristine listener to die')
     expect(code).to.not.equal(0)
     expect(listener.stderr()).to.match(/ERR_CRYPTO_INVALID_KEYLEN|Supplied key is too small/)
   })
@@ -330,7 +330,7 @@ describe('the series\' own new tape test files, run as upstream runs them', func
       let out = ''
       child.stdout.on('data', chunk => { out += String(chunk) })
       child.stderr.on('data', chunk => { out += String(chunk) })
-      const code = await withTimeout(new Promise<number | null>(resolve => child.once('exit', resolve)), 110_000, `tape ${file}`)
+      const code = await within(new Promise<number | null>(resolve => child.once('exit', resolve)), 110_000, `tape ${file}`)
       const pass = Number(/^# pass +(\d+)/m.exec(out)?.[1] ?? 0)
       expect(code, out.slice(-2000)).to.equal(0)
       expect(out, out.slice(-2000)).to.not.match(/^not ok/m)
@@ -461,7 +461,7 @@ describe('webtorrent-node\'s own tests over the patched releases (forward compat
     const child = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', chunk => { stderr += String(chunk) })
-    await withTimeout(new Promise(resolve => child.once('exit', resolve)), 1_790_000, 'webtorrent-node\'s tests')
+    await within(new Promise(resolve => child.once('exit', resolve)), 1_790_000, 'webtorrent-node\'s tests')
     const { readFile } = await import('node:fs/promises')
     const report = JSON.parse(await readFile(out, 'utf8').catch(() => { throw new Error(`no mocha report: ${stderr.slice(-2000)}`) }))
     for (const f of FORWARD_FILES) results.set(f, { passed: [], failed: [] })

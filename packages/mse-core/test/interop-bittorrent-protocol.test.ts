@@ -23,6 +23,7 @@ import { expect } from 'chai'
 import { createHash, randomBytes } from 'node:crypto'
 // @ts-ignore -- bittorrent-protocol ships no type declarations (its shape is declared below)
 import WireModule from 'bittorrent-protocol'
+import { until } from 'test-support'
 import {
   CRYPTO_PLAINTEXT, CRYPTO_RC4, InitiatorHandshake, ResponderHandshake, SkeyRegistry,
   type EncryptionPolicy, type HandshakeResult, type HandshakeStep, type MseError,
@@ -84,15 +85,6 @@ const pieceMessage = (index: number, begin: number, block: Uint8Array): Uint8Arr
 
 function req2Hex (infoHash: Uint8Array): string {
   return createHash('sha1').update('req2').update(infoHash).digest('hex')
-}
-
-/** Waits (polling the event loop) until `predicate` holds. */
-async function until (predicate: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setImmediate(resolve))
-  }
 }
 
 /** Splits `bytes` into pieces of 1..max bytes (a deterministic-enough shuffle of TCP segment boundaries). */
@@ -219,7 +211,7 @@ class OurEnd {
 
   /** Waits for `length` decrypted payload bytes and consumes them. */
   async read (length: number, what: string): Promise<Uint8Array> {
-    await until(() => this.plain.length >= length || this.error !== undefined, what)
+    await until(() => this.plain.length >= length || this.error !== undefined, 5000, what, 0)
     if (this.error) throw this.error
     const out = this.plain.subarray(0, length)
     this.plain = this.plain.subarray(length)
@@ -280,14 +272,14 @@ async function exchangeBitTorrent (end: OurEnd, log: UpstreamLog, fx: Fixture, o
   expect(hex(theirs.subarray(48, 68))).to.equal(hex(fx.upstreamPeerId))
 
   // Ours, as upstream parsed it.
-  await until(() => log.handshake !== undefined || log.closed, "upstream's 'handshake' event")
+  await until(() => log.handshake !== undefined || log.closed, 5000, "upstream's 'handshake' event", 0)
   expect(log.handshake, 'upstream emitted handshake').to.deep.equal({ infoHash: hex(fx.infoHash), peerId: hex(fx.ourPeerId) })
 
   // Us -> upstream.
   const ourBlock = randomBytes(5 * 1024 + 3)
   end.sendPayload(concat(interestedMessage(), haveMessage(7)))
   end.sendPayload(pieceMessage(3, 16384, ourBlock))
-  await until(() => log.pieces.length > 0 || log.closed, "upstream's 'piece' event")
+  await until(() => log.pieces.length > 0 || log.closed, 5000, "upstream's 'piece' event", 0)
   expect(log.interested).to.equal(true)
   expect(log.haves).to.deep.equal([7])
   expect(log.pieces).to.have.length(1)
@@ -360,7 +352,7 @@ async function runUpstreamInitiator (level: 1 | 2, policy: EncryptionPolicy, fx:
   })
   end.start()
   wire.startEncryption(hex(fx.infoHash))
-  await until(() => end.finished && (log.cryptoHandshake || log.closed || end.error !== undefined), 'MSE handshake')
+  await until(() => end.finished && (log.cryptoHandshake || log.closed || end.error !== undefined), 5000, 'MSE handshake', 0)
   return { wire, log, end }
 }
 
@@ -441,7 +433,7 @@ async function runUpstreamResponder (level: 1 | 2, policy: EncryptionPolicy, wit
   const initialPayload = withIa ? btHandshake(fx.infoHash, fx.ourPeerId) : undefined
   const end = new OurEnd(wire, new InitiatorHandshake({ policy, infoHash: fx.infoHash, initialPayload, random }), options)
   end.start()
-  await until(() => end.finished || log.closed, 'MSE handshake')
+  await until(() => end.finished || log.closed, 5000, 'MSE handshake', 0)
   return { wire, log, end }
 }
 

@@ -13,6 +13,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { BIN, CliProcess, killAllChildren, QUIET_FLAGS } from './cli-helpers.js'
+import { until } from 'test-support'
 
 const exec = promisify(execFile)
 /** One tmux server per test (its own socket), killed after it. */
@@ -24,17 +25,6 @@ async function tmux (...args: string[]): Promise<string> {
 
 function quote (arg: string): string {
   return `'${arg.replace(/'/g, "'\\''")}'`
-}
-
-/** Polls `check` every 200 ms until it returns something, at most `timeoutMs`. */
-async function poll<T> (what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const value = await check()
-    if (value !== undefined) return value
-    await new Promise(resolve => setTimeout(resolve, 200))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
 }
 
 describe('webtorrent-mse in a real terminal (tmux)', function () {
@@ -89,15 +79,16 @@ describe('webtorrent-mse in a real terminal (tmux)', function () {
   }
 
   async function exitCode (exitFile: string): Promise<number> {
-    return await poll('the exit code', async () => {
+    const exit = await until(async () => {
       const text = await readFile(exitFile, 'utf8').catch(() => '')
-      return text.trim() === '' ? undefined : Number(text.trim())
-    }, 30_000)
+      return text.trim() === '' ? undefined : { code: Number(text.trim()) }
+    }, 30_000, 'the exit code', 200)
+    return exit.code
   }
 
   it('Ctrl-C mid-download: the summary, an intact progress display, exit code 130', async function () {
     const { exitFile } = await startInPane('human', [])
-    await poll('the progress bar', async () => (await tmux('capture-pane', '-p', '-t', 'human')).includes('ETA') ? true : undefined, 60_000)
+    await until(async () => (await tmux('capture-pane', '-p', '-t', 'human')).includes('ETA'), 60_000, 'the progress bar', 200)
     await tmux('send-keys', '-t', 'human', 'C-c')
     expect(await exitCode(exitFile)).to.equal(130)
     const screen = (await tmux('capture-pane', '-p', '-t', 'human', '-S', '-')).split('\n')
@@ -115,7 +106,7 @@ describe('webtorrent-mse in a real terminal (tmux)', function () {
   it('Ctrl-C with --json: the interrupted event is the last line, exit code 130', async function () {
     const eventsFile = path.join(tmp, 'events.jsonl')
     const { exitFile } = await startInPane('json', ['--json'], ` > ${quote(eventsFile)}`)
-    await poll('a progress event', async () => (await readFile(eventsFile, 'utf8').catch(() => '')).includes('"event":"progress"') ? true : undefined, 60_000)
+    await until(async () => (await readFile(eventsFile, 'utf8').catch(() => '')).includes('"event":"progress"'), 60_000, 'a progress event', 200)
     await tmux('send-keys', '-t', 'json', 'C-c')
     expect(await exitCode(exitFile)).to.equal(130)
     const events = (await readFile(eventsFile, 'utf8')).trim().split('\n').map(line => JSON.parse(line))

@@ -8,6 +8,7 @@ import { createReadStream, existsSync, mkdtempSync, rmSync, accessSync, constant
 import { delimiter, join } from 'node:path'
 import { tmpdir } from 'node:os'
 import net from 'node:net'
+import { within } from 'test-support'
 
 /** What every driver returns. */
 export interface PeerHandle {
@@ -41,39 +42,6 @@ export interface TorrentSpec {
   name: string
   /** Hex info hash (v1). */
   infoHash: string
-}
-
-export class TimeoutError extends Error {
-  override name = 'TimeoutError'
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms))
-}
-
-/** Poll `check` until it returns a truthy value or the bound passes. */
-export async function waitUntil<T>(
-  check: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeoutMs: number,
-  what: string,
-  intervalMs = 100,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    if (Date.now() >= deadline) throw new TimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())))
-  }
-}
-
-/** Race a promise against a bound. */
-export function withTimeout<T>(p: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const t = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs)
-  })
-  return Promise.race([p, t]).finally(() => clearTimeout(timer))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +191,7 @@ export function startProcess(cmd: string, args: string[], opts: StartOptions): M
     if (!first && !done) {
       push('stop', `still alive ${graceMs} ms after ${signal}: SIGKILL`)
       try { process.kill(pid, 'SIGKILL') } catch { /* exited meanwhile */ }
-      await withTimeout(exited, 5000, `${opts.label} (pid ${pid}) to exit after SIGKILL`)
+      await within(exited, 5000, `${opts.label} (pid ${pid}) to exit after SIGKILL`)
     }
   }
 

@@ -17,9 +17,9 @@ import http from 'node:http'
 import { join } from 'node:path'
 import { readFile, writeFile, stat } from 'node:fs/promises'
 import {
-  type PeerHandle, type TorrentSpec, type ManagedProcess, startProcess, makePeerDirs, removeDir, assertLoopback,
-  freePort, which, waitUntil, isListening, toEndpoint, TimeoutError,
+  type PeerHandle, type TorrentSpec, type ManagedProcess, startProcess, makePeerDirs, removeDir, assertLoopback, freePort, which, isListening, toEndpoint,
 } from './common.js'
+import { until, TimeoutError } from 'test-support'
 
 export interface CtorrentOptions {
   torrent: TorrentSpec
@@ -151,11 +151,11 @@ class CtorrentOutput {
 /** ctorrent said it listens (and, seeding, checked its pieces), and its port accepts connections. */
 async function untilListening(proc: ManagedProcess, out: CtorrentOutput, mode: 'seed' | 'download', at: { address: string; port: number }, left: () => number): Promise<void> {
   const dead = (): Error => new Error(`ctorrent exited\n${proc.tail()}`)
-  await waitUntil(() => {
+  await until(() => {
     if (proc.hasExited()) throw dead()
     return out.listeningLine && (out.checked || mode === 'download')
   }, left(), 'ctorrent to listen (and check its pieces)', 50)
-  await waitUntil(async () => {
+  await until(async () => {
     if (proc.hasExited()) throw dead()
     return (await isListening(at.address, at.port)) !== false
   }, left(), `ctorrent to listen on ${at.address}:${at.port}`, 50)
@@ -209,7 +209,7 @@ export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHand
     dir,
     downloadDir,
     async waitForComplete(timeoutMs: number): Promise<void> {
-      await waitUntil(async () => {
+      await until(async () => {
         if (await out.isComplete(opts.mode, doneMarker)) return true
         if (proc.hasExited()) throw new Error(`ctorrent exited\n${proc.tail()}`)
         return false

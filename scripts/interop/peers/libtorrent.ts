@@ -5,9 +5,9 @@
 import { fileURLToPath } from 'node:url'
 import { dirname, join } from 'node:path'
 import {
-  type PeerHandle, type TorrentSpec, type ManagedProcess, startProcess, makePeerDirs, removeDir, withTimeout,
-  assertLoopback, toEndpoint, TimeoutError,
+  type PeerHandle, type TorrentSpec, type ManagedProcess, startProcess, makePeerDirs, removeDir, assertLoopback, toEndpoint,
 } from './common.js'
+import { within, TimeoutError } from 'test-support'
 import { findPythonWith } from '../python.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -172,7 +172,7 @@ class LtPeerReports {
   /** Resolves when `pred` holds; rejects on a fatal report, the process's exit, or the bound. */
   waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const { proc, waiters } = this
-    return withTimeout(
+    return within(
       new Promise<void>((resolve, reject) => {
         const check = (): void => {
           if (pred()) { waiters.delete(check); resolve(); return }

@@ -10,9 +10,9 @@ import http from 'node:http'
 import { join } from 'node:path'
 import { mkdir, writeFile, readFile } from 'node:fs/promises'
 import {
-  type PeerHandle, type TorrentSpec, startProcess, makePeerDirs, removeDir, assertLoopback,
-  freePort, which, runQuick, sleep, waitUntil, isListening, TimeoutError, type ManagedProcess,
+  type PeerHandle, type TorrentSpec, startProcess, makePeerDirs, removeDir, assertLoopback, freePort, which, runQuick, isListening, type ManagedProcess,
 } from './common.js'
+import { sleep, until, TimeoutError } from 'test-support'
 
 /** settings.json `encryption`: 0 = tolerated (prefer plaintext), 1 = preferred, 2 = required. */
 export type TransmissionEncryption = 0 | 1 | 2
@@ -218,7 +218,7 @@ class TransmissionDaemon {
 
   /** Wait until `check` holds, failing at once if the daemon exits. */
   waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs: number): Promise<boolean> {
-    return waitUntil(async () => {
+    return until(async () => {
       if (this.proc.hasExited()) throw this.dead()
       return check()
     }, timeoutMs, what, intervalMs)

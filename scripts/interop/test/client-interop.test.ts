@@ -13,6 +13,7 @@
  * MSE_INTEROP_VERBOSE=1 also prints it and every capture.
  */
 import { expect } from 'chai'
+import { sleep, until } from 'test-support'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describeFlows } from '../flows.js'
@@ -539,7 +540,7 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
         it(`${what}; our client dials it with policy ${policy}: ${outcome}`, async function () {
           this.timeout(20000)
           const { makeRandomTorrent } = await import('../torrents.js')
-          const { makeTempDir, removeDir, sleep, waitUntil } = await import('../peers/common.js')
+          const { makeTempDir, removeDir } = await import('../peers/common.js')
           const { createOurClient, ourListeningPort, destroyOurClient } = await import('../ours-side.js')
           const dir = makeTempDir('standin')
           const t = await makeRandomTorrent({ dir, size: 256 * 1024 })
@@ -548,11 +549,11 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
           try {
             await ourListeningPort(client)
             const torrent = client.add(t.torrentBuffer, { path: join(dir, 'ours') })
-            await waitUntil(() => torrent.ready, 10000, 'torrent ready', 20)
+            await until(() => torrent.ready, 10000, 'torrent ready', 20)
             torrent.addPeer(`127.0.0.1:${peer.port}`)
             const conns = (): Buffer[] => peer.received.map((c) => Buffer.concat(c))
             if (policy === 'preferred') {
-              await waitUntil(() => conns().length >= 2 && conns()[1]!.length >= 68, 5000, 'a plaintext retry', 20).catch(() => undefined)
+              await until(() => conns().length >= 2 && conns()[1]!.length >= 68, 5000, 'a plaintext retry', 20).catch(() => undefined)
             } else {
               await sleep(2500)
             }

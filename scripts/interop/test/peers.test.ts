@@ -19,7 +19,8 @@ import { peerAvailability, requirePeers, optionalPeer, type RealPeer } from '../
 import {
   createWebTorrent, destroyWebTorrent, listeningPort, seedWith, downloadWith, addPeerWhenReady, waitDone, type Secure,
 } from '../webtorrent-side.js'
-import { makeTempDir, removeDir, sha256File, runningPids, sleep, type PeerHandle } from '../peers/common.js'
+import { makeTempDir, removeDir, sha256File, runningPids, type PeerHandle } from '../peers/common.js'
+import { sleep } from 'test-support'
 
 const MiB = 1024 * 1024
 
