@@ -61,7 +61,7 @@ export async function wirePair (options: PairOptions = {}): Promise<WirePair> {
       responder.wire.destroy()
       outgoing.destroy()
       incoming.destroy()
-      void relay?.close()
+      relay?.close().catch(() => {})
     }
   }
 }

@@ -236,7 +236,7 @@ export function coalesce (idleMs: number, maxBytes: number): ShaperFactory {
       const all = Buffer.concat(held)
       held = []
       heldBytes = 0
-      for (let at = 0; at < all.length; at += maxBytes) void lastOut.write(all.subarray(at, at + maxBytes))
+      for (let at = 0; at < all.length; at += maxBytes) lastOut.write(all.subarray(at, at + maxBytes)).catch(() => {})
     }
     return {
       data (chunk, out) {

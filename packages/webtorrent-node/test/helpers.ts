@@ -8,7 +8,7 @@ import http from 'node:http'
 import MemoryChunkStore from 'memory-chunk-store'
 import UpstreamWebTorrent from 'webtorrent'
 import WebTorrent from '../src/index.js'
-import { LOOPBACK_ONLY, type EncryptionPolicy } from '../src/index.js'
+import { CONNECTION_FAILURE_EVENT, LOOPBACK_ONLY, type ConnectionFailure, type EncryptionPolicy } from '../src/index.js'
 import { LOOPBACK, sha256, within } from 'test-support'
 
 /** No tracker, DHT, LSD, NAT mapping, PEX or web seeds; TCP only: the package's own preset. */
@@ -131,6 +131,18 @@ export async function completesWithin (torrent: any, ms: number): Promise<boolea
   } catch {
     return false
   }
+}
+
+/** Resolves with the client's next report of a failed connection in `role` (CONNECTION_FAILURE_EVENT). */
+export async function nextFailure (client: any, role: 'initiator' | 'responder'): Promise<ConnectionFailure> {
+  return await new Promise<ConnectionFailure>(resolve => {
+    const listener = (failure: ConnectionFailure): void => {
+      if (failure.role !== role) return
+      client.removeListener(CONNECTION_FAILURE_EVENT, listener)
+      resolve(failure)
+    }
+    client.on(CONNECTION_FAILURE_EVENT, listener)
+  })
 }
 
 /** The torrent's open wires that finished the BitTorrent handshake. */
