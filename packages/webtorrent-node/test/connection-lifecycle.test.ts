@@ -9,8 +9,8 @@
  */
 import net from 'node:net'
 import { expect } from 'chai'
-import { Fixtures, addressOf, completesWithin, contentHash, done, download, portOf, seed } from './helpers.js'
-import { LOOPBACK, seededBytes, sha256, until, within } from 'test-support'
+import { Fixtures, addressOf, contentHash, done, download, nextFailure, portOf, seed } from './helpers.js'
+import { LOOPBACK, awaitedLater, seededBytes, sha256, until, within } from 'test-support'
 
 interface FakePeer {
   port: number
@@ -111,8 +111,10 @@ describe('connection lifecycle after a failed or abandoned MSE handshake', funct
       const seeder = await fx.ours('required')
       const seeding = await seed(seeder, seededBytes(64 * 1024, 64))
       const downloader = await fx.ours('disabled')
+      const refused = awaitedLater(Promise.all([nextFailure(seeder, 'responder'), nextFailure(downloader, 'initiator')]))
       const torrent = download(downloader, seeding.torrentFile, [addressOf(seeder)])
-      expect(await completesWithin(torrent, 1500)).to.equal(false)
+      await within(refused, 10_000, 'both sides to report the refused connection')
+      expect(torrent.done).to.equal(false)
       expect(seeder.mseStats.errors['plaintext-refused']).to.be.at.least(1)
       expect(downloader.mseStats.attempts.plaintext).to.be.at.least(1)
       expect(downloader.mseStats.connected).to.deep.equal({ rc4: 0, 'aes-128-ctr': 0, 'plaintext-after-mse': 0, plaintext: 0 })

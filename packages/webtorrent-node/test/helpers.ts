@@ -123,16 +123,6 @@ export async function contentHash (torrent: any): Promise<string> {
   return sha256(bytes)
 }
 
-/** True if the torrent completed within `ms` (for cases that must NOT complete). */
-export async function completesWithin (torrent: any, ms: number): Promise<boolean> {
-  try {
-    await done(torrent, ms)
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Resolves with the client's next report of a failed connection in `role` (CONNECTION_FAILURE_EVENT). */
 export async function nextFailure (client: any, role: 'initiator' | 'responder'): Promise<ConnectionFailure> {
   return await new Promise<ConnectionFailure>(resolve => {
