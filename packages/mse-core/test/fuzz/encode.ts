@@ -1,6 +1,6 @@
 /**
  * From a fuzz case to the bytes the peer sends and how they arrive. Encryption uses the reference RC4 and
- * SHA-1 (helpers/reference.ts) with the pool's known secret, so well-formed flights are valid for the key the
+ * SHA-1 (test-support's reference.ts) with the pool's known secret, so well-formed flights are valid for the key the
  * handshake under test actually holds.
  */
 import { P, RefRc4, concat, fromBig, sha1, u16, u32, xor } from 'test-support'
