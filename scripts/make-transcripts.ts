@@ -25,7 +25,10 @@ import {
   InitiatorHandshake, ResponderHandshake, SkeyRegistry, nodeCryptoProvider,
   type EncryptionPolicy, type HandshakeStep
 } from 'mse-core'
-import { DRBG_DEFINITION, P, RefRc4, concat, drbg, fromBig, hex, modPow, sha1, toBig, u16, u32, unhex } from 'test-support'
+import {
+  DRBG_DEFINITION, P, RefRc4, concat, drbg, fromBig, hex, modPow, sha1, toBig, u16, u32, unhex,
+  type ExtensionDetail, type Transcript, type TranscriptSpec
+} from 'test-support'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const OUTPUT = join(ROOT, 'test-fixtures', 'mse-core', 'transcripts.json')
@@ -76,33 +79,6 @@ function refSelect (policy: EncryptionPolicy, provide: number): number {
   return 0
 }
 
-interface Spec {
-  name: string
-  description: string
-  seeds: { initiator: string, responder: string }
-  infoHash: string
-  initiatorPolicy: EncryptionPolicy
-  responderPolicy: EncryptionPolicy
-  ia: string
-  payload: { aToB: string, bToA: string }
-}
-
-interface Transcript extends Spec {
-  skey: string
-  privateKeys: { initiator: string, responder: string }
-  padLengths: { padA: number, padB: number, padC: number, padD: number }
-  /** Pad-length draws rejected (>= 65151) and drawn again. */
-  padLengthRedraws: number
-  Ya: string
-  Yb: string
-  S: string
-  cryptoProvide: number
-  cryptoSelect: number
-  method: 'rc4' | 'aes-128-ctr' | 'plaintext-after-mse'
-  flights: { '1': string, '2': string, '3': string, '4': string }
-  wire: { aToB: string, bToA: string }
-}
-
 // ---- the extension, straight from docs/mse-extension.md ------------------------------------------------
 
 const hmac = (key: Uint8Array, ...parts: (string | Uint8Array)[]): Uint8Array => {
@@ -131,15 +107,8 @@ function aesCtr (keyHash: Uint8Array): (data: Uint8Array) => Uint8Array {
   }
 }
 
-interface ExtensionDetail {
-  K: string
-  offer: string | null
-  confirmation: string | null
-  aes: { aToB: { key: string, counterBlock: string, keystream64: string }, bToA: { key: string, counterBlock: string, keystream64: string } }
-}
-
 /** The whole transcript, straight from the specification. */
-function reference (spec: Spec, extension = false): Transcript & { extension?: ExtensionDetail } {
+function reference (spec: TranscriptSpec, extension = false): Transcript {
   padLengthRedraws = 0
   const randomA = drbg(spec.seeds.initiator)
   const randomB = drbg(spec.seeds.responder)
@@ -244,7 +213,7 @@ function expectStatus (step: HandshakeStep, status: HandshakeStep['status'], wha
 }
 
 /** The flights and outcome as mse-core produces them, in the shape of a transcript's recorded fields. */
-function system (spec: Spec, extension = false): Pick<Transcript, 'flights' | 'cryptoProvide' | 'cryptoSelect' | 'wire'> & { method: string } {
+function system (spec: TranscriptSpec, extension = false): Pick<Transcript, 'flights' | 'cryptoProvide' | 'cryptoSelect' | 'wire'> & { method: string } {
   const skeys = new SkeyRegistry(nodeCryptoProvider)
   skeys.add(spec.infoHash)
   const a = new InitiatorHandshake({
@@ -305,8 +274,8 @@ function bittorrentHandshake (infoHash: string, peerId: string): string {
 }
 
 function spec (name: string, description: string, options: {
-  initiatorPolicy?: EncryptionPolicy, responderPolicy?: EncryptionPolicy, ia?: boolean, infoHashLength?: number, seeds?: Spec['seeds']
-}): Spec {
+  initiatorPolicy?: EncryptionPolicy, responderPolicy?: EncryptionPolicy, ia?: boolean, infoHashLength?: number, seeds?: TranscriptSpec['seeds']
+}): TranscriptSpec {
   const infoHash = infoHashFor(name, options.infoHashLength)
   return {
     name,
@@ -324,7 +293,7 @@ function spec (name: string, description: string, options: {
 }
 
 /** Searches seed pairs name/initiator/N, name/responder/N until `accept` holds for the reference transcript. */
-function search (base: Spec, accept: (t: Transcript) => boolean): Spec {
+function search (base: TranscriptSpec, accept: (t: Transcript) => boolean): TranscriptSpec {
   for (let n = 0; n < 100_000; n++) {
     const candidate = { ...base, seeds: { initiator: `${base.name}/initiator/${n}`, responder: `${base.name}/responder/${n}` } }
     if (accept(reference(candidate))) return candidate
@@ -334,7 +303,7 @@ function search (base: Spec, accept: (t: Transcript) => boolean): Spec {
 
 const leadingZero = (h: string): boolean => h.startsWith('00')
 
-const SPECS: Spec[] = [
+const SPECS: TranscriptSpec[] = [
   spec('rc4-ia68', 'preferred/preferred, RC4, IA = a 68-byte BitTorrent handshake', {}),
   spec('rc4-no-ia', 'preferred/preferred, RC4, no IA', { ia: false }),
   spec('plaintext-after-mse', 'preferred initiator, tolerated responder: plaintext payload after an MSE header, IA still RC4', {
@@ -355,7 +324,7 @@ const SPECS: Spec[] = [
 ]
 
 /** With the extension: both blocks fit (AES wherever RC4 runs), and each block left out by a short pad. */
-function extensionSearch (base: Spec, accept: (t: ReturnType<typeof reference>) => boolean): Spec {
+function extensionSearch (base: TranscriptSpec, accept: (t: ReturnType<typeof reference>) => boolean): TranscriptSpec {
   for (let n = 0; n < 100_000; n++) {
     const candidate = { ...base, seeds: { initiator: `${base.name}/initiator/${n}`, responder: `${base.name}/responder/${n}` } }
     if (accept(reference(candidate, true))) return candidate
@@ -363,7 +332,7 @@ function extensionSearch (base: Spec, accept: (t: ReturnType<typeof reference>) 
   throw new Error(`${base.name}: search failed`)
 }
 
-const EXTENSION_SPECS: Spec[] = [
+const EXTENSION_SPECS: TranscriptSpec[] = [
   extensionSearch(spec('ext-aes-ia68', 'preferred/preferred, offer and confirmation fit: AES-128-CTR, IA = the BitTorrent handshake (RC4)', {}),
     t => t.method === 'aes-128-ctr'),
   extensionSearch(spec('ext-aes-required', 'required/required, no IA: AES-128-CTR', { initiatorPolicy: 'required', responderPolicy: 'required', ia: false }),
@@ -377,7 +346,7 @@ const EXTENSION_SPECS: Spec[] = [
 ]
 
 /** Runs every spec through mse-core and the reference; exits without writing on any difference. */
-function build (specs: Spec[], extension: boolean): Array<ReturnType<typeof reference>> {
+function build (specs: TranscriptSpec[], extension: boolean): Array<ReturnType<typeof reference>> {
   const transcripts: Array<ReturnType<typeof reference>> = []
   for (const s of specs) {
     const ref = reference(s, extension)

@@ -4,36 +4,13 @@
  * through both crypto providers: flights byte for byte, the negotiated method, the payload on the negotiated
  * cipher, and the derivations (K, AES key and counter, the first keystream blocks).
  */
-import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
-import { aesCtrParameters, extensionKey, nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
+import { aesCtrParameters, extensionKey, nodeCryptoProvider } from '../src/index.js'
 import { forgeCryptoProvider } from '../src/forge.js'
 import { runPair } from './helpers/pair.js'
-import { hex, sha1, unhex } from 'test-support'
+import { hex, readExtensionVectors, sha1, unhex } from 'test-support'
 
-interface Vector {
-  name: string
-  seeds: { initiator: string, responder: string }
-  infoHash: string
-  skey: string
-  initiatorPolicy: EncryptionPolicy
-  responderPolicy: EncryptionPolicy
-  ia: string
-  S: string
-  method: string
-  padLengths: { padC: number, padD: number }
-  flights: Record<'1' | '2' | '3' | '4', string>
-  payload: { aToB: string, bToA: string }
-  wire: { aToB: string, bToA: string }
-  extension: {
-    K: string
-    offer: string | null
-    confirmation: string | null
-    aes: Record<'aToB' | 'bToA', { key: string, counterBlock: string, keystream64: string }>
-  }
-}
-
-const fixture = JSON.parse(readFileSync(new URL('../../../test-fixtures/mse-core/extension-vectors.json', import.meta.url), 'utf8')) as { transcripts: Vector[] }
+const fixture = readExtensionVectors()
 
 describe('extension vectors: the fixture covers AES, plaintext-after-mse and each block left out', () => {
   it('has the cases', () => {

@@ -1,37 +1,11 @@
-import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
-import { nodeCryptoProvider, type EncryptionPolicy } from '../src/index.js'
+import { nodeCryptoProvider } from '../src/index.js'
 import { forgeCryptoProvider } from '../src/forge.js'
 import { runOpensslChild } from './helpers/child.js'
-import { drbg, hex, refPublicKey, refSecret, unhex } from 'test-support'
+import { drbg, hex, readTranscripts, refPublicKey, refSecret, unhex } from 'test-support'
 import { runPair } from './helpers/pair.js'
 
-interface Transcript {
-  name: string
-  seeds: { initiator: string, responder: string }
-  infoHash: string
-  skey: string
-  initiatorPolicy: EncryptionPolicy
-  responderPolicy: EncryptionPolicy
-  ia: string
-  privateKeys: { initiator: string, responder: string }
-  padLengths: { padA: number, padB: number, padC: number, padD: number }
-  padLengthRedraws: number
-  Ya: string
-  Yb: string
-  S: string
-  cryptoProvide: number
-  cryptoSelect: number
-  method: 'rc4' | 'plaintext-after-mse'
-  flights: Record<'1' | '2' | '3' | '4', string>
-  payload: { aToB: string, bToA: string }
-  wire: { aToB: string, bToA: string }
-}
-
-const fixture = JSON.parse(readFileSync(new URL('../../../test-fixtures/mse-core/transcripts.json', import.meta.url), 'utf8')) as {
-  prime: string
-  transcripts: Transcript[]
-}
+const fixture = readTranscripts()
 
 describe('transcripts: the fixture covers the required cases', () => {
   const byName = new Map(fixture.transcripts.map(t => [t.name, t]))

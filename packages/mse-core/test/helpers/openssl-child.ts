@@ -6,9 +6,8 @@
  *   argv[2] = 'rc4'          OpensslRc4 keystreams and buffer-contract observations
  *   argv[2] = 'transcripts'  replays of test-fixtures/mse-core/transcripts.json with nodeCryptoProvider
  */
-import { readFileSync } from 'node:fs'
-import { OpensslRc4, isOpensslRc4Available, nodeCryptoProvider, type EncryptionPolicy } from '../../src/index.js'
-import { concat, hex, prng, unhex } from 'test-support'
+import { OpensslRc4, isOpensslRc4Available, nodeCryptoProvider } from '../../src/index.js'
+import { concat, hex, prng, readTranscripts, unhex } from 'test-support'
 import { runPair, stepSummary } from './pair.js'
 
 function rc4Report (keys: string[]): unknown {
@@ -58,18 +57,8 @@ function rc4Report (keys: string[]): unknown {
   return out
 }
 
-interface FixtureTranscript {
-  name: string
-  seeds: { initiator: string, responder: string }
-  infoHash: string
-  initiatorPolicy: EncryptionPolicy
-  responderPolicy: EncryptionPolicy
-  ia: string
-  payload: { aToB: string, bToA: string }
-}
-
 function transcriptsReport (): unknown {
-  const fixture = JSON.parse(readFileSync(new URL('../../../../test-fixtures/mse-core/transcripts.json', import.meta.url), 'utf8')) as { transcripts: FixtureTranscript[] }
+  const fixture = readTranscripts()
   return fixture.transcripts.map(t => {
     const run = runPair({
       initiatorPolicy: t.initiatorPolicy,
