@@ -13,7 +13,8 @@
  * MSE_INTEROP_VERBOSE=1 also prints it and every capture.
  */
 import { expect } from 'chai'
-import { sleep, until } from 'test-support'
+import { once } from 'node:events'
+import { awaitedLater, until, within } from 'test-support'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describeFlows } from '../flows.js'
@@ -477,15 +478,19 @@ function checkDpi(obs: Observation, flows: ReturnType<typeof ourFlows>, why: str
  *   does that closes with our bytes still unread in its receive buffer).
  * A plaintext handshake from us is recorded and the connection kept open.
  */
-async function plaintextStandIn(mode: 'handshake-then-close' | 'reset', infoHash: string): Promise<{ port: number; received: Buffer[][]; close(): void }> {
+async function plaintextStandIn(mode: 'handshake-then-close' | 'reset', infoHash: string): Promise<{ port: number; received: Buffer[][]; firstClosed: Promise<void>; close(): void }> {
   const net = await import('node:net')
   const received: Buffer[][] = []
+  let onFirstClosed!: () => void
+  /** Once the first connection has closed, `received[0]` holds every byte that arrived on it. */
+  const firstClosed = new Promise<void>((resolve) => { onFirstClosed = resolve })
   const sockets = new Set<import('node:net').Socket>()
   const server = net.createServer((c) => {
     sockets.add(c)
     c.on('close', () => sockets.delete(c))
     const got: Buffer[] = []
     received.push(got)
+    if (received.length === 1) c.once('close', onFirstClosed)
     c.on('error', () => undefined)
     if (mode === 'handshake-then-close') {
       c.write(Buffer.concat([BT_HEADER, Buffer.alloc(8), Buffer.from(infoHash, 'hex'), Buffer.from('-CD0303-standin00000')]))
@@ -503,6 +508,7 @@ async function plaintextStandIn(mode: 'handshake-then-close' | 'reset', infoHash
   return {
     port: (server.address() as import('node:net').AddressInfo).port,
     received,
+    firstClosed,
     close: () => {
       for (const c of sockets) c.destroy()
       server.close()
@@ -542,6 +548,7 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
           const { makeRandomTorrent } = await import('../torrents.js')
           const { makeTempDir, removeDir } = await import('../peers/common.js')
           const { createOurClient, ourListeningPort, destroyOurClient } = await import('../ours-side.js')
+          const { CONNECTION_FAILURE_EVENT } = await import('webtorrent-node')
           const dir = makeTempDir('standin')
           const t = await makeRandomTorrent({ dir, size: 256 * 1024 })
           const peer = await plaintextStandIn(mode, t.infoHash)
@@ -550,12 +557,17 @@ describe('client interop: webtorrent-node against real peers on loopback', funct
             await ourListeningPort(client)
             const torrent = client.add(t.torrentBuffer, { path: join(dir, 'ours') })
             await until(() => torrent.ready, 10000, 'torrent ready', 20)
+            // Listening before the dial: our report of the refused dial carries the retry decision.
+            const reported = awaitedLater(within(once(client, CONNECTION_FAILURE_EVENT), 10000, 'our report of the refused dial'))
             torrent.addPeer(`127.0.0.1:${peer.port}`)
             const conns = (): Buffer[] => peer.received.map((c) => Buffer.concat(c))
             if (policy === 'preferred') {
               await until(() => conns().length >= 2 && conns()[1]!.length >= 68, 5000, 'a plaintext retry', 20).catch(() => undefined)
             } else {
-              await sleep(2500)
+              // Under required the decision (no retry) is taken in the same turn as the report; what we
+              // sent on that connection has all arrived once the stand-in saw it close.
+              await reported
+              await within(peer.firstClosed, 10000, 'the refused connection to close at the stand-in')
             }
             const got = conns()
             const stats = client.mseStats
