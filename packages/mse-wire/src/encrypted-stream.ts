@@ -299,6 +299,7 @@ export class MseStream extends Duplex {
       durationMs: Date.now() - this.startedAt,
       closedBeforePeerKey: false,
       secretHasLeadingZero: this.session?.secretHasLeadingZero,
+      peerHashedUnpaddedSecret: result.peerHashedUnpaddedSecret,
       peerExtension: result.peerExtension
     })
     this.deliver(result.payload)

@@ -33,6 +33,11 @@ export interface MseOutcome {
    */
   secretHasLeadingZero?: boolean
   /**
+   * Set when ok: the initiator hashed an unpadded S for HASH('req3', S) (libtorrent <= 2.0.12) and our
+   * responder accepted it (mse-core's `HandshakeResult.peerHashedUnpaddedSecret`).
+   */
+  peerHashedUnpaddedSecret?: boolean
+  /**
    * The peer proved with a valid tag of this project's PadC/PadD extension that it is one of ours, so it
    * speaks MSE. Also true on failure with `negotiation-tampered`: someone on the path changed the
    * negotiation; the peer itself speaks MSE and must never be redialled in plaintext.

@@ -12,25 +12,12 @@ import {
   type CryptoProvider, type HandshakeStep
 } from 'mse-core'
 import { Fixtures, contentHash, done, download, portOf, seed, wiresOf } from './helpers.js'
-import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, until } from 'test-support'
+import { LOOPBACK, PLAINTEXT_HEADER, seededBytes, sha256, until, withUnpaddedReq3 } from 'test-support'
 
 const SIZE = 256 * 1024 + 5
-const REQ3 = Buffer.from('req3')
 
 /** node:crypto, except that HASH('req3', S) is taken over S with its leading zero bytes stripped (the bug). */
-const unpaddedReq3Provider: CryptoProvider = {
-  ...nodeCryptoProvider,
-  name: 'node:crypto with unpadded req3',
-  sha1 (...parts) {
-    if (parts.length === 2 && REQ3.equals(parts[0]!)) {
-      const secret = parts[1]!
-      let zeros = 0
-      while (zeros < secret.length - 1 && secret[zeros] === 0) zeros++
-      return nodeCryptoProvider.sha1(parts[0]!, secret.subarray(zeros))
-    }
-    return nodeCryptoProvider.sha1(...parts)
-  }
-}
+const unpaddedReq3Provider: CryptoProvider = withUnpaddedReq3(nodeCryptoProvider)
 
 /** A private key for which S = peerKey^x mod P does (or does not) begin with a zero byte. */
 function privateKeyFor (peerKey: Uint8Array, leadingZero: boolean): Uint8Array {

@@ -165,7 +165,8 @@ export class InitiatorHandshake extends HandshakeSession<InitiatorStep> {
       cryptoSelect: this.cryptoSelect,
       aes: confirmation !== undefined && (confirmation.flags & CONFIRM_AES_128_CTR) !== 0,
       peerExtension: confirmation !== undefined,
-      initialPayloadLength: this.initialPayload.length
+      initialPayloadLength: this.initialPayload.length,
+      peerHashedUnpaddedSecret: false
     })
     return false
   }

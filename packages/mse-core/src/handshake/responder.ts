@@ -58,6 +58,8 @@ export class ResponderHandshake extends HandshakeSession<ResponderStep> {
   /** Read by `read-pad-c`. */
   private padC: Uint8Array | undefined
   private initialPayloadLength = 0
+  /** The SKEY matched only through S without its leading zero bytes (see `lookupSkey`). */
+  private peerHashedUnpaddedSecret = false
 
   constructor (options: ResponderOptions) {
     super('responder', options, STEPS)
@@ -121,11 +123,28 @@ export class ResponderHandshake extends HandshakeSession<ResponderStep> {
   private readSkey (): boolean {
     const masked = this.take(HASH_LENGTH)
     if (!masked) return false
-    const skey = this.skeys.lookup(xorBytes(masked, this.provider.sha1(REQ3, this.secret!)))
+    const skey = this.lookupSkey(masked)
     if (!skey) throw this.violation('unknown-skey', 'HASH(\'req2\', SKEY) matches no torrent we serve')
     this.deriveCiphers(skey)
     this.goTo('read-crypto-provide')
     return true
+  }
+
+  /**
+   * The SKEY behind HASH('req2', SKEY) xor HASH('req3', S). The spec hashes S as its 96 bytes, left-padded;
+   * libtorrent-rasterbar up to 2.0.12 (fixed in 2.0.13) and rakshasa's libtorrent, when they dial us, hash S
+   * without its leading zero bytes. When nothing matches and S begins with a zero byte (the only case
+   * where the two differ), that mask is tried too: one more SHA-1 and lookup, in ~1 handshake in 256.
+   */
+  private lookupSkey (masked: Uint8Array): Uint8Array | undefined {
+    const secret = this.secret!
+    const skey = this.skeys.lookup(xorBytes(masked, this.provider.sha1(REQ3, secret)))
+    if (skey || secret[0] !== 0) return skey
+    let zeros = 1
+    while (zeros < secret.length - 1 && secret[zeros] === 0) zeros++
+    const unpadded = this.skeys.lookup(xorBytes(masked, this.provider.sha1(REQ3, secret.subarray(zeros))))
+    this.peerHashedUnpaddedSecret = unpadded !== undefined
+    return unpadded
   }
 
   private readCryptoProvide (): boolean {
@@ -177,7 +196,8 @@ export class ResponderHandshake extends HandshakeSession<ResponderStep> {
       // AES needs the confirmation to reach A: without room for it in PadD, RC4 runs.
       aes: aes && padD.confirmed,
       peerExtension: offer !== undefined,
-      initialPayloadLength: this.initialPayloadLength
+      initialPayloadLength: this.initialPayloadLength,
+      peerHashedUnpaddedSecret: this.peerHashedUnpaddedSecret
     }, initialPayload) // IA is always RC4; with plaintext or AES selected, the switch happens exactly after len(IA) bytes.
     return false
   }

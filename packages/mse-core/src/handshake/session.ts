@@ -50,6 +50,7 @@ export interface Negotiated {
   aes: boolean
   peerExtension: boolean
   initialPayloadLength: number
+  peerHashedUnpaddedSecret: boolean
 }
 
 /**
@@ -379,7 +380,9 @@ export abstract class HandshakeSession<Step extends string> {
 
   /** The end of a plaintext connection (responder): every byte received is payload. */
   protected finishPlaintext (): void {
-    this.complete({ method: 'plaintext', payload: this.takeRest().slice(), initialPayloadLength: 0, peerExtension: false })
+    this.complete({
+      method: 'plaintext', payload: this.takeRest().slice(), initialPayloadLength: 0, peerExtension: false, peerHashedUnpaddedSecret: false
+    })
   }
 
   private complete (result: Omit<HandshakeResult, 'role' | 'handshakeBytesSent' | 'handshakeBytesReceived'>): void {

@@ -45,6 +45,13 @@ export interface HandshakeResult {
    * Deliver these first, then decrypt later bytes with `decryptor`.
    */
   payload: Uint8Array
+  /**
+   * Responder: the initiator masked HASH('req2', SKEY) with HASH('req3', S) taken over S without its leading
+   * zero bytes, as libtorrent-rasterbar up to 2.0.12 and rakshasa's libtorrent do, and it was accepted
+   * (possible only when S begins with a zero byte: about 1 of their handshakes in 256). False otherwise
+   * (optional in the type only, for results a caller builds itself: the handshakes always set it).
+   */
+  peerHashedUnpaddedSecret?: boolean
   /** Length of the IA sent (initiator) or received (responder). */
   initialPayloadLength: number
   /** Handshake bytes only; payload is not counted. */
