@@ -42,11 +42,11 @@ export interface CaptureHandle {
   logTail(): string
 }
 
-export function findTcpdump(): string | undefined {
+export function findTcpdump (): string | undefined {
   return which('tcpdump') ?? (which('/usr/sbin/tcpdump') ? '/usr/sbin/tcpdump' : undefined)
 }
 
-export function captureFilter(ports: number[], protocols: CaptureProtocol[] = ['tcp']): string {
+export function captureFilter (ports: number[], protocols: CaptureProtocol[] = ['tcp']): string {
   for (const p of ports) if (!Number.isInteger(p) || p <= 0 || p > 65535) throw new Error(`bad port ${p}`)
   const uniq = [...new Set(ports)]
   const protos = [...new Set(protocols)]
@@ -56,7 +56,7 @@ export function captureFilter(ports: number[], protocols: CaptureProtocol[] = ['
 }
 
 /** tcpdump's command line: whole packets (or `snapLength`) handed over and written one by one. */
-function tcpdumpArgs(opts: CaptureOptions, file: string, filter: string): string[] {
+function tcpdumpArgs (opts: CaptureOptions, file: string, filter: string): string[] {
   // --immediate-mode: libpcap hands over each packet at once (otherwise TPACKET_V3 delivers whole
   // blocks on a 1 s timeout, and packets still in the ring when SIGINT arrives are never written);
   // -U: write each packet as it arrives; -n: no name lookups; -s 0: whole packets; -B: 32 MiB
@@ -75,7 +75,7 @@ class TcpdumpReport {
   listening = false
   readonly stats: CaptureStats = {}
 
-  constructor(proc: ManagedProcess) {
+  constructor (proc: ManagedProcess) {
     proc.onStderrLine((line) => {
       if (/listening on /.test(line)) this.listening = true
       let m: RegExpExecArray | null
@@ -87,20 +87,19 @@ class TcpdumpReport {
 }
 
 /** Resolves once tcpdump listens; rejects if it exits first or after `timeoutMs`. */
-function untilListening(proc: ManagedProcess, report: TcpdumpReport, timeoutMs: number): Promise<void> {
+function untilListening (proc: ManagedProcess, report: TcpdumpReport, timeoutMs: number): Promise<void> {
   return within(
     new Promise<void>((resolve, reject) => {
       const t = setInterval(() => {
-        if (report.listening) { clearInterval(t); resolve() }
-        else if (proc.hasExited()) { clearInterval(t); reject(new Error(`tcpdump exited before capturing:\n${proc.tail()}`)) }
+        if (report.listening) { clearInterval(t); resolve() } else if (proc.hasExited()) { clearInterval(t); reject(new Error(`tcpdump exited before capturing:\n${proc.tail()}`)) }
       }, 20)
     }),
     timeoutMs,
-    'tcpdump to start capturing',
+    'tcpdump to start capturing'
   )
 }
 
-export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle> {
+export async function startCapture (opts: CaptureOptions): Promise<CaptureHandle> {
   const tcpdump = findTcpdump()
   if (!tcpdump) throw new Error('tcpdump not found (scripts/install-peers installs it)')
   const ownDir = opts.file ? undefined : makeTempDir('pcap')
@@ -132,7 +131,7 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
     file,
     filter,
     stop,
-    async stopAndAnalyse(aopts?: AnalyseOptions): Promise<CaptureAnalysis> {
+    async stopAndAnalyse (aopts?: AnalyseOptions): Promise<CaptureAnalysis> {
       const s = await stop()
       const a = await analyseCapture(file, opts.ports, aopts)
       a.stats = s
@@ -144,7 +143,7 @@ export async function startCapture(opts: CaptureOptions): Promise<CaptureHandle>
 }
 
 /** Resolves once `file` has kept the same size for `quietMs` (at least 200 ms), or after `boundMs`. */
-async function waitForQuiescentFile(file: string, quietMs: number, boundMs: number): Promise<void> {
+async function waitForQuiescentFile (file: string, quietMs: number, boundMs: number): Promise<void> {
   const size = async (): Promise<number> => { try { return (await stat(file)).size } catch { return -1 } }
   const deadline = Date.now() + boundMs
   let last = await size()

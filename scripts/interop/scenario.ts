@@ -88,7 +88,7 @@ export interface PeerSetting {
   start(o: PeerStartOptions): Promise<StartedPeer>
 }
 
-export function libtorrentSetting(name: string, detail: string, enc: { out: LtEncPolicy; in: LtEncPolicy; level: LtEncLevel }, transport: 'tcp' | 'utp' = 'tcp'): PeerSetting {
+export function libtorrentSetting (name: string, detail: string, enc: { out: LtEncPolicy; in: LtEncPolicy; level: LtEncLevel }, transport: 'tcp' | 'utp' = 'tcp'): PeerSetting {
   return {
     name,
     kind: 'libtorrent',
@@ -99,7 +99,7 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
     // drops some on a busy machine. 512 KiB keeps the capture whole.
     size: transport === 'utp' ? 512 * KiB : 2 * MiB,
     dialsWhen: ['seed', 'download'],
-    async start(o) {
+    async start (o) {
       const h: LibtorrentHandle = await startLibtorrent({
         torrent: o.torrent,
         mode: o.mode,
@@ -126,7 +126,7 @@ export function libtorrentSetting(name: string, detail: string, enc: { out: LtEn
   }
 }
 
-export function transmissionSetting(name: string, detail: string, encryption: TransmissionEncryption): PeerSetting {
+export function transmissionSetting (name: string, detail: string, encryption: TransmissionEncryption): PeerSetting {
   return {
     name,
     kind: 'transmission',
@@ -134,7 +134,7 @@ export function transmissionSetting(name: string, detail: string, encryption: Tr
     address: '127.0.0.1',
     size: 1 * MiB,
     dialsWhen: [],
-    async start(o) {
+    async start (o) {
       if (o.dialUs) throw new Error('Transmission 3.00 never dials a 127.x peer: our side must dial it')
       const h: TransmissionHandle = await startTransmission({
         torrent: o.torrent,
@@ -151,7 +151,7 @@ export function transmissionSetting(name: string, detail: string, encryption: Tr
   }
 }
 
-export function ctorrentSetting(name: string, detail: string): PeerSetting {
+export function ctorrentSetting (name: string, detail: string): PeerSetting {
   return {
     name,
     kind: 'ctorrent',
@@ -159,7 +159,7 @@ export function ctorrentSetting(name: string, detail: string): PeerSetting {
     address: '127.0.0.2',
     size: 1 * MiB,
     dialsWhen: ['download'],
-    async start(o) {
+    async start (o) {
       const h = await startCtorrent({
         torrent: o.torrent,
         mode: o.mode,
@@ -220,13 +220,15 @@ export interface Observation {
 class Resources {
   private readonly cleanups: Array<() => Promise<void> | void> = []
   private readonly pids: number[] = []
-  add(fn: () => Promise<void> | void): void {
+  add (fn: () => Promise<void> | void): void {
     this.cleanups.push(fn)
   }
-  pid(pid: number): void {
+
+  pid (pid: number): void {
     this.pids.push(pid)
   }
-  async teardown(): Promise<void> {
+
+  async teardown (): Promise<void> {
     const errors: unknown[] = []
     for (const fn of this.cleanups.reverse()) {
       try { await fn() } catch (err) { errors.push(err) }
@@ -237,7 +239,7 @@ class Resources {
   }
 }
 
-async function settle(p: Promise<unknown>): Promise<boolean> {
+async function settle (p: Promise<unknown>): Promise<boolean> {
   try {
     await p
     return true
@@ -248,7 +250,7 @@ async function settle(p: Promise<unknown>): Promise<boolean> {
 }
 
 /** Our client, its listening port and its torrent (seeding or downloading), with every wire recorded. */
-async function startOurSide(spec: ScenarioSpec, t: RandomTorrent, dir: string, res: Resources): Promise<OurSide> {
+async function startOurSide (spec: ScenarioSpec, t: RandomTorrent, dir: string, res: Resources): Promise<OurSide> {
   const client: OurClient = createOurClient(spec.policy, spec.setting.transport ?? 'tcp')
   res.add(() => destroyOurClient(client))
   const port = await ourListeningPort(client)
@@ -268,7 +270,7 @@ interface OurSide {
 }
 
 /** tcpdump on both ports, before the peer even starts. */
-async function startScenarioCapture(spec: ScenarioSpec, peerPort: number, ourPort: number, res: Resources): Promise<CaptureHandle> {
+async function startScenarioCapture (spec: ScenarioSpec, peerPort: number, ourPort: number, res: Resources): Promise<CaptureHandle> {
   // uTP: UDP too (and TCP, to show that nothing went over TCP), in 8 KiB ring slots (uTP datagrams are
   // ~1.5 KB; a truncated one would be flagged by the flow's truncatedSegments).
   const cap = await startCapture((spec.setting.transport ?? 'tcp') === 'utp'
@@ -280,7 +282,7 @@ async function startScenarioCapture(spec: ScenarioSpec, peerPort: number, ourPor
 }
 
 /** The real peer, in the other role; it dials us when the spec says so. */
-async function startScenarioPeer(spec: ScenarioSpec, t: RandomTorrent, peerPort: number, ourPort: number, res: Resources): Promise<StartedPeer> {
+async function startScenarioPeer (spec: ScenarioSpec, t: RandomTorrent, peerPort: number, ourPort: number, res: Resources): Promise<StartedPeer> {
   const peer = await spec.setting.start({
     torrent: t,
     mode: spec.role === 'seeds' ? 'download' : 'seed',
@@ -293,7 +295,7 @@ async function startScenarioPeer(spec: ScenarioSpec, t: RandomTorrent, peerPort:
 }
 
 /** Dial (if we do) and wait for the downloading side to complete, within the bound. */
-async function transfer(spec: ScenarioSpec, ours: OurSide, peer: StartedPeer, tStart: number, mark: (what: string) => void): Promise<{ completed: boolean; elapsedMs: number }> {
+async function transfer (spec: ScenarioSpec, ours: OurSide, peer: StartedPeer, tStart: number, mark: (what: string) => void): Promise<{ completed: boolean; elapsedMs: number }> {
   const t0 = spec.dial === 'we dial' ? Date.now() : tStart
   if (spec.dial === 'we dial') {
     await addPeerWhenReady(ours.torrent, peer.handle.address, peer.handle.port)
@@ -306,7 +308,7 @@ async function transfer(spec: ScenarioSpec, ours: OurSide, peer: StartedPeer, tS
 }
 
 /** The analysed capture and, when asked, the DPI verdicts on its flows. */
-async function analyseScenarioCapture(spec: ScenarioSpec, cap: CaptureHandle | undefined, ports: number[], mark: (what: string) => void): Promise<{ analysis?: CaptureAnalysis; dpi?: Map<number, DpiVerdict> }> {
+async function analyseScenarioCapture (spec: ScenarioSpec, cap: CaptureHandle | undefined, ports: number[], mark: (what: string) => void): Promise<{ analysis?: CaptureAnalysis; dpi?: Map<number, DpiVerdict> }> {
   if (!cap) return {}
   const analysis = await cap.stopAndAnalyse({ utp: spec.setting.transport === 'utp' })
   mark(`capture: ${analysis.packets} packets, ${analysis.flows.length} flows`)
@@ -316,7 +318,7 @@ async function analyseScenarioCapture(spec: ScenarioSpec, cap: CaptureHandle | u
   return { analysis, dpi }
 }
 
-export async function runScenario(spec: ScenarioSpec): Promise<Observation> {
+export async function runScenario (spec: ScenarioSpec): Promise<Observation> {
   const { setting, role, dial, policy } = spec
   if (dial === 'they dial' && !setting.dialsWhen.includes(role === 'seeds' ? 'download' : 'seed')) {
     throw new Error(`${setting.name} does not dial us on loopback when it ${role === 'seeds' ? 'downloads' : 'seeds'}`)
@@ -410,12 +412,12 @@ export interface OurFlow {
  * may dial from another address than the one it listens on: ctorrent listens on 127.0.0.2, dials from
  * 127.0.0.1.)
  */
-function isOurs(f: FlowRecord, obs: Observation): boolean {
+function isOurs (f: FlowRecord, obs: Observation): boolean {
   return [f.initiator, f.responder].some((e) =>
     (v4(e.ip) === obs.peer.address && e.port === obs.peer.port) || (v4(e.ip) === '127.0.0.1' && e.port === obs.ourPort))
 }
 
-export function ourFlows(obs: Observation): OurFlow[] {
+export function ourFlows (obs: Observation): OurFlow[] {
   if (!obs.analysis) return []
   return obs.analysis.flows.filter((f) => isOurs(f, obs)).map((f) => {
     // Our client only listens on ourPort; every other flow it is in, it dialed.
@@ -432,18 +434,18 @@ export function ourFlows(obs: Observation): OurFlow[] {
   })
 }
 
-export function totalBytes(f: FlowRecord): number {
+export function totalBytes (f: FlowRecord): number {
   return f.initiatorToResponder.bytes + f.responderToInitiator.bytes
 }
 
 /** The wire that carried the torrent (most payload bytes), if any. */
-export function mainWire(obs: Observation): WireRecord | undefined {
+export function mainWire (obs: Observation): WireRecord | undefined {
   return obs.wires.reduce<WireRecord | undefined>((best, w) =>
     !best || w.downloaded + w.uploaded > best.downloaded + best.uploaded ? w : best, undefined)
 }
 
 /** The capture flow of a wire: same peer endpoint, most bytes. */
-export function flowOfWire(obs: Observation, w: WireRecord): OurFlow | undefined {
+export function flowOfWire (obs: Observation, w: WireRecord): OurFlow | undefined {
   const ep = `${v4(w.remoteAddress)}:${w.remotePort}`
   return ourFlows(obs)
     .filter((f) => f.peerEndpoint === ep)
@@ -451,7 +453,7 @@ export function flowOfWire(obs: Observation, w: WireRecord): OurFlow | undefined
 }
 
 /** Human summary of an observation, for failure messages. */
-export function describeObservation(obs: Observation): string {
+export function describeObservation (obs: Observation): string {
   const lines = [
     `completed=${obs.completed} in ${(obs.elapsedMs / 1000).toFixed(1)} s (scenario ${(obs.totalMs / 1000).toFixed(1)} s)`,
     `sha256 expected ${obs.expectedSha256.slice(0, 16)}… received ${obs.receivedSha256?.slice(0, 16) ?? '-'}…`,

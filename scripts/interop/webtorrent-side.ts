@@ -14,29 +14,29 @@ import { within, until } from 'test-support'
 
 export type Secure = 0 | 1 | 2
 
-export function createWebTorrent(secure: Secure): WebTorrent {
+export function createWebTorrent (secure: Secure): WebTorrent {
   // The same 'everything off, TCP only' preset our client uses, plus upstream's own PE level.
   return new WebTorrent({ ...LOOPBACK_ONLY, secure })
 }
 
 /** Resolves with the client's listening port. */
-export async function listeningPort(client: WebTorrent, timeoutMs = 10000): Promise<number> {
+export async function listeningPort (client: WebTorrent, timeoutMs = 10000): Promise<number> {
   await until(() => client.listening, timeoutMs, 'webtorrent to listen', 20)
   const addr = client.address()
   if (!addr?.port) throw new Error('webtorrent has no listening port')
   return addr.port
 }
 
-export async function destroyWebTorrent(client: WebTorrent, timeoutMs = 10000): Promise<void> {
+export async function destroyWebTorrent (client: WebTorrent, timeoutMs = 10000): Promise<void> {
   await within(
     new Promise<void>((resolve) => client.destroy(() => resolve())),
     timeoutMs,
-    'webtorrent client to close',
+    'webtorrent client to close'
   ).catch(() => undefined)
 }
 
 /** Seed `contentPath` (a file) under the torrent's exact metadata; resolves once ready. */
-export async function seedWith(client: WebTorrent, torrentBuffer: Buffer, contentDir: string, timeoutMs = 30000): Promise<Torrent> {
+export async function seedWith (client: WebTorrent, torrentBuffer: Buffer, contentDir: string, timeoutMs = 30000): Promise<Torrent> {
   // Adding the .torrent with `path` pointing at the content makes webtorrent verify and seed it
   // with exactly the metadata the real peer has (client.seed() would re-create the torrent).
   const torrent = client.add(torrentBuffer, { path: contentDir })
@@ -49,17 +49,17 @@ export async function seedWith(client: WebTorrent, torrentBuffer: Buffer, conten
       check()
     }),
     timeoutMs,
-    'webtorrent to verify its seed copy',
+    'webtorrent to verify its seed copy'
   )
   return torrent
 }
 
 /** Start downloading into `dir`; the torrent is returned at once (wait with waitDone). */
-export function downloadWith(client: WebTorrent, torrentBuffer: Buffer, dir: string): Torrent {
+export function downloadWith (client: WebTorrent, torrentBuffer: Buffer, dir: string): Torrent {
   return client.add(torrentBuffer, { path: dir })
 }
 
-export async function waitDone(torrent: Torrent, timeoutMs: number, what = 'webtorrent download'): Promise<void> {
+export async function waitDone (torrent: Torrent, timeoutMs: number, what = 'webtorrent download'): Promise<void> {
   await within(
     new Promise<void>((resolve, reject) => {
       if (torrent.done) { resolve(); return }
@@ -67,17 +67,17 @@ export async function waitDone(torrent: Torrent, timeoutMs: number, what = 'webt
       torrent.once('error', reject)
     }),
     timeoutMs,
-    `${what} (progress ${(torrent.progress * 100).toFixed(1)}%)`,
+    `${what} (progress ${(torrent.progress * 100).toFixed(1)}%)`
   )
 }
 
 /** Add a loopback peer (after the torrent has its metadata, as webtorrent wants). */
-export async function addPeerWhenReady(torrent: Torrent, address: string, port: number, timeoutMs = 10000): Promise<void> {
+export async function addPeerWhenReady (torrent: Torrent, address: string, port: number, timeoutMs = 10000): Promise<void> {
   assertLoopback(address)
   await until(() => torrent.ready, timeoutMs, 'webtorrent torrent to be ready', 20)
   torrent.addPeer(`${address}:${port}`)
 }
 
-export function contentFile(dir: string, name: string): string {
+export function contentFile (dir: string, name: string): string {
   return join(dir, name)
 }

@@ -34,7 +34,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 const LISTENER = join(here, '..', '..', 'packages', 'webtorrent-node', 'test', 'fixtures', 'upstream-listener.mjs')
 const nodeModules = join(here, '..', '..', 'node_modules')
 
-
 const BT_PROTOCOL = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol')])
 const isPlaintextHandshake = (first: Buffer): boolean => first.length >= 20 && first.subarray(0, 20).equals(BT_PROTOCOL)
 

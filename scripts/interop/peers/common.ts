@@ -50,7 +50,7 @@ export interface TorrentSpec {
 /** Every PID we started and have not yet seen exit. Used only for a last-resort SIGKILL at exit. */
 const livePids = new Set<number>()
 let exitHookInstalled = false
-function killRecorded(): void {
+function killRecorded (): void {
   for (const pid of livePids) {
     try { process.kill(pid, 'SIGKILL') } catch { /* already gone */ }
   }
@@ -58,7 +58,7 @@ function killRecorded(): void {
     try { rmSync(dir, { recursive: true, force: true }) } catch { /* best effort */ }
   }
 }
-function installExitHook(): void {
+function installExitHook (): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.on('exit', killRecorded)
@@ -74,7 +74,7 @@ function installExitHook(): void {
 }
 
 /** PIDs started by this module that are still running (for tests to assert nothing leaked). */
-export function runningPids(): number[] {
+export function runningPids (): number[] {
   return [...livePids]
 }
 
@@ -112,7 +112,7 @@ let setprivPath: string | null | undefined
  * Node process dies without cleaning up (SIGKILL, crash). setpriv execs the command, so the PID we
  * record is the peer's own. Skipped when setpriv is missing.
  */
-function withParentDeathSignal(cmd: string, args: string[]): [string, string[]] {
+function withParentDeathSignal (cmd: string, args: string[]): [string, string[]] {
   if (setprivPath === undefined) {
     setprivPath = process.platform === 'linux' ? which('setpriv') ?? null : null
     if (setprivPath && runQuick(setprivPath, ['--pdeathsig', 'KILL', '--', 'true'], 5000).status !== 0) setprivPath = null
@@ -120,7 +120,7 @@ function withParentDeathSignal(cmd: string, args: string[]): [string, string[]] 
   return setprivPath ? [setprivPath, ['--pdeathsig', 'KILL', '--', cmd, ...args]] : [cmd, args]
 }
 
-export function startProcess(cmd: string, args: string[], opts: StartOptions): ManagedProcess {
+export function startProcess (cmd: string, args: string[], opts: StartOptions): ManagedProcess {
   installExitHook()
   ;[cmd, args] = withParentDeathSignal(cmd, args)
   const child = spawn(cmd, args, {
@@ -212,7 +212,7 @@ export function startProcess(cmd: string, args: string[], opts: StartOptions): M
 }
 
 /** Resolve an executable on PATH (or an absolute path); undefined when missing. */
-export function which(cmd: string): string | undefined {
+export function which (cmd: string): string | undefined {
   if (cmd.includes('/')) return isExecutable(cmd) ? cmd : undefined
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue
@@ -222,7 +222,7 @@ export function which(cmd: string): string | undefined {
   return undefined
 }
 
-function isExecutable(p: string): boolean {
+function isExecutable (p: string): boolean {
   try {
     accessSync(p, fsConstants.X_OK)
     return true
@@ -232,7 +232,7 @@ function isExecutable(p: string): boolean {
 }
 
 /** Run a short command synchronously with a bound; returns status and output. */
-export function runQuick(cmd: string, args: string[], timeoutMs = 10000): { status: number | null; stdout: string; stderr: string } {
+export function runQuick (cmd: string, args: string[], timeoutMs = 10000): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { timeout: timeoutMs, encoding: 'utf8', killSignal: 'SIGKILL' })
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' }
 }
@@ -243,19 +243,19 @@ export function runQuick(cmd: string, args: string[], timeoutMs = 10000): { stat
 /** Temp dirs made by makeTempDir and not yet removed (removed at exit/signal as a last resort). */
 const liveDirs = new Set<string>()
 
-export function makeTempDir(prefix: string): string {
+export function makeTempDir (prefix: string): string {
   installExitHook()
   const dir = mkdtempSync(join(tmpdir(), `mse-interop-${prefix}-`))
   liveDirs.add(dir)
   return dir
 }
 
-export function removeDir(dir: string): void {
+export function removeDir (dir: string): void {
   if (dir && existsSync(dir)) rmSync(dir, { recursive: true, force: true, maxRetries: 3 })
   liveDirs.delete(dir)
 }
 
-export function sha256File(path: string): Promise<string> {
+export function sha256File (path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256')
     createReadStream(path)
@@ -266,14 +266,14 @@ export function sha256File(path: string): Promise<string> {
 }
 
 /** Only addresses in 127.0.0.0/8 are accepted anywhere in this suite. */
-export function assertLoopback(address: string): void {
+export function assertLoopback (address: string): void {
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address)) {
     throw new Error(`interop suite is loopback-only; refusing address ${address}`)
   }
 }
 
 /** A TCP port that was free on `host` a moment ago (bind to :0, read it, close). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
+export async function freePort (host = '127.0.0.1'): Promise<number> {
   assertLoopback(host)
   return new Promise((resolve, reject) => {
     const srv = net.createServer()
@@ -288,7 +288,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 }
 
 /** True once something accepts TCP connections on host:port. */
-export function canConnect(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+export function canConnect (host: string, port: number, timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect({ host, port })
     const t = setTimeout(() => { s.destroy(); resolve(false) }, timeoutMs)
@@ -302,7 +302,7 @@ export function canConnect(host: string, port: number, timeoutMs = 1000): Promis
  * /proc/net/tcp so that checking does not open a connection to the peer (which would show up in
  * its logs and in captures). Linux only; elsewhere it returns undefined.
  */
-export async function isListening(address: string, port: number): Promise<boolean | undefined> {
+export async function isListening (address: string, port: number): Promise<boolean | undefined> {
   const { readFile } = await import('node:fs/promises')
   let text: string
   try {
@@ -321,7 +321,7 @@ export async function isListening(address: string, port: number): Promise<boolea
   return false
 }
 
-function hexAddrV4(address: string): string {
+function hexAddrV4 (address: string): string {
   // /proc/net/tcp prints the address as the host-order 32-bit value; on little-endian hosts the
   // octets appear reversed.
   const octets = address.split('.').map((o) => Number(o))
@@ -331,7 +331,7 @@ function hexAddrV4(address: string): string {
 }
 
 /** Copy a seeder's content (a file or a directory) to `destDir/name`. */
-export async function copyContent(source: string, destDir: string, name: string): Promise<string> {
+export async function copyContent (source: string, destDir: string, name: string): Promise<string> {
   const { cp, mkdir } = await import('node:fs/promises')
   await mkdir(destDir, { recursive: true })
   const dest = join(destDir, name)
@@ -340,7 +340,7 @@ export async function copyContent(source: string, destDir: string, name: string)
 }
 
 /** Parse "ip:port" or {address, port} into a checked loopback endpoint. */
-export function toEndpoint(ep: string | { address: string; port: number }): { address: string; port: number } {
+export function toEndpoint (ep: string | { address: string; port: number }): { address: string; port: number } {
   if (typeof ep === 'string') {
     const i = ep.lastIndexOf(':')
     ep = { address: ep.slice(0, i), port: Number(ep.slice(i + 1)) }
@@ -351,10 +351,10 @@ export function toEndpoint(ep: string | { address: string; port: number }): { ad
 }
 
 /** A driver's fresh temp dir and its download dir (`<dir>/data`), with a seeder's content copied in. */
-export async function makePeerDirs(
+export async function makePeerDirs (
   prefix: string,
   kind: string,
-  opts: { mode: 'seed' | 'download'; seedFrom?: string; torrent: { name: string } },
+  opts: { mode: 'seed' | 'download'; seedFrom?: string; torrent: { name: string } }
 ): Promise<{ dir: string; downloadDir: string }> {
   const { mkdir } = await import('node:fs/promises')
   const dir = makeTempDir(prefix)

@@ -43,12 +43,12 @@ export interface CtorrentHandle extends PeerHandle {
   pieces(): { have: number; total: number; avail: number } | undefined
 }
 
-export function findCtorrent(): string | undefined {
+export function findCtorrent (): string | undefined {
   return which('ctorrent')
 }
 
 /** A copy of a bencoded torrent with a top-level `announce` key added (no other change). */
-export function withAnnounce(torrent: Buffer, url: string): Buffer {
+export function withAnnounce (torrent: Buffer, url: string): Buffer {
   if (torrent[0] !== 0x64 /* d */) throw new Error('not a bencoded dictionary')
   if (torrent.includes(Buffer.from('8:announce'))) {
     // Already has one (or an announce-list): leave it; ctorrent will use it.
@@ -60,7 +60,7 @@ export function withAnnounce(torrent: Buffer, url: string): Buffer {
   return Buffer.concat([torrent.subarray(0, 1), key, torrent.subarray(1)])
 }
 
-function compactPeers(peers: Array<{ address: string; port: number }>): Buffer {
+function compactPeers (peers: Array<{ address: string; port: number }>): Buffer {
   const out = Buffer.alloc(peers.length * 6)
   peers.forEach((p, i) => {
     p.address.split('.').forEach((o, j) => out.writeUInt8(Number(o), i * 6 + j))
@@ -76,7 +76,7 @@ function compactPeers(peers: Array<{ address: string; port: number }>): Buffer {
  * exit on SIGTERM by ~12-15 s (it waits out its minimum re-announce time to send event=stopped),
  * while after a failed one it exits at once.
  */
-async function startStubTracker(peers: Array<{ address: string; port: number }>): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+async function startStubTracker (peers: Array<{ address: string; port: number }>): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
   let count = 0
   const server = http.createServer((req, res) => {
     count++
@@ -106,7 +106,7 @@ async function startStubTracker(peers: Array<{ address: string; port: number }>)
 }
 
 /** ctorrent's command line: bound to `address`, exits 1 h after completion, and touches `doneMarker` on completion. */
-function ctorrentArgs(opts: CtorrentOptions, at: { address: string; port: number; dir: string; downloadDir: string; doneMarker: string; torrentCopy: string }): string[] {
+function ctorrentArgs (opts: CtorrentOptions, at: { address: string; port: number; dir: string; downloadDir: string; doneMarker: string; torrentCopy: string }): string[] {
   return [
     '-i', at.address,
     '-p', String(at.port),
@@ -127,7 +127,7 @@ class CtorrentOutput {
   checked = false
   pieces: { have: number; total: number; avail: number } | undefined
 
-  constructor(proc: ManagedProcess) {
+  constructor (proc: ManagedProcess) {
     proc.onStdoutLine((line) => {
       if (/Listening on /.test(line)) this.listeningLine = true
       if (/Checking completed/.test(line)) this.checked = true
@@ -137,7 +137,7 @@ class CtorrentOutput {
   }
 
   /** A downloader is complete when its completion hook ran, or when it has every piece and checked them. */
-  async isComplete(mode: 'seed' | 'download', doneMarker: string): Promise<boolean> {
+  async isComplete (mode: 'seed' | 'download', doneMarker: string): Promise<boolean> {
     if (mode === 'seed') return true
     try {
       await stat(doneMarker)
@@ -149,7 +149,7 @@ class CtorrentOutput {
 }
 
 /** ctorrent said it listens (and, seeding, checked its pieces), and its port accepts connections. */
-async function untilListening(proc: ManagedProcess, out: CtorrentOutput, mode: 'seed' | 'download', at: { address: string; port: number }, left: () => number): Promise<void> {
+async function untilListening (proc: ManagedProcess, out: CtorrentOutput, mode: 'seed' | 'download', at: { address: string; port: number }, left: () => number): Promise<void> {
   const dead = (): Error => new Error(`ctorrent exited\n${proc.tail()}`)
   await until(() => {
     if (proc.hasExited()) throw dead()
@@ -161,7 +161,7 @@ async function untilListening(proc: ManagedProcess, out: CtorrentOutput, mode: '
   }, left(), `ctorrent to listen on ${at.address}:${at.port}`, 50)
 }
 
-export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHandle> {
+export async function startCtorrent (opts: CtorrentOptions): Promise<CtorrentHandle> {
   const bin = findCtorrent()
   if (!bin) throw new Error('ctorrent not found (install ctorrent: scripts/install-peers)')
   const address = opts.address ?? '127.0.0.2'
@@ -208,7 +208,7 @@ export async function startCtorrent(opts: CtorrentOptions): Promise<CtorrentHand
     port,
     dir,
     downloadDir,
-    async waitForComplete(timeoutMs: number): Promise<void> {
+    async waitForComplete (timeoutMs: number): Promise<void> {
       await until(async () => {
         if (await out.isComplete(opts.mode, doneMarker)) return true
         if (proc.hasExited()) throw new Error(`ctorrent exited\n${proc.tail()}`)

@@ -85,16 +85,16 @@ export interface LibtorrentHandle extends PeerHandle {
 }
 
 /** A python3 that can `import libtorrent` (python.ts), null when none. */
-export function findLibtorrentPython(): string | null {
+export function findLibtorrentPython (): string | null {
   return findPythonWith('libtorrent')?.python ?? null
 }
 
-export function findLibtorrentVersion(): string {
+export function findLibtorrentVersion (): string {
   return findPythonWith('libtorrent')?.version ?? ''
 }
 
 /** lt_peer.py's command line for `opts`. */
-function ltPeerArgs(opts: LibtorrentOptions, address: string, downloadDir: string): string[] {
+function ltPeerArgs (opts: LibtorrentOptions, address: string, downloadDir: string): string[] {
   const args = [
     '-u', LT_PEER_SCRIPT,
     '--torrent', opts.torrent.torrentPath,
@@ -127,16 +127,16 @@ class LtPeerReports {
   readonly alerts: string[] = []
   private readonly waiters = new Set<() => void>()
 
-  constructor(private readonly proc: ManagedProcess) {
+  constructor (private readonly proc: ManagedProcess) {
     proc.onStdoutLine((line) => this.onLine(line))
     void proc.exited.then(() => this.wake())
   }
 
-  private wake(): void {
+  private wake (): void {
     for (const w of this.waiters) w()
   }
 
-  private onLine(line: string): void {
+  private onLine (line: string): void {
     let msg: { type?: string; [k: string]: unknown }
     try {
       msg = JSON.parse(line) as { type?: string }
@@ -170,7 +170,7 @@ class LtPeerReports {
   }
 
   /** Resolves when `pred` holds; rejects on a fatal report, the process's exit, or the bound. */
-  waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  waitFor (pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
     const { proc, waiters } = this
     return within(
       new Promise<void>((resolve, reject) => {
@@ -183,7 +183,7 @@ class LtPeerReports {
         check()
       }),
       timeoutMs,
-      `libtorrent ${what}`,
+      `libtorrent ${what}`
     ).catch((err: unknown) => {
       if (err instanceof TimeoutError) err.message += `\n${proc.tail(30)}`
       throw err
@@ -191,7 +191,7 @@ class LtPeerReports {
   }
 }
 
-export async function startLibtorrent(opts: LibtorrentOptions): Promise<LibtorrentHandle> {
+export async function startLibtorrent (opts: LibtorrentOptions): Promise<LibtorrentHandle> {
   const python = findLibtorrentPython()
   if (!python) throw new Error('libtorrent python bindings not found (install python3-libtorrent: scripts/install-peers)')
   const address = opts.address ?? '127.0.0.1'

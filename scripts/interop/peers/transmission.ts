@@ -79,11 +79,11 @@ const TORRENT_FIELDS = [
   'peersConnected', 'uploadedEver', 'downloadedEver', 'peers',
 ]
 
-export function findTransmission(): string | undefined {
+export function findTransmission (): string | undefined {
   return which('transmission-daemon')
 }
 
-export function transmissionVersion(): string {
+export function transmissionVersion (): string {
   const bin = findTransmission()
   if (!bin) return ''
   const r = runQuick(bin, ['-V'])
@@ -93,9 +93,9 @@ export function transmissionVersion(): string {
 /** Minimal JSON-RPC client with the X-Transmission-Session-Id dance (409 -> retry with the header). */
 class TransmissionRpc {
   private sessionId = ''
-  constructor(private readonly port: number, private readonly timeoutMs = 5000) {}
+  constructor (private readonly port: number, private readonly timeoutMs = 5000) {}
 
-  async call(method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
+  async call (method: string, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const res = await this.post(JSON.stringify({ method, arguments: args }))
       if (res.status === 409) {
@@ -112,7 +112,7 @@ class TransmissionRpc {
     throw new Error(`transmission rpc ${method}: session id dance did not settle`)
   }
 
-  private post(body: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  private post (body: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
@@ -133,7 +133,7 @@ class TransmissionRpc {
           res.on('data', (c: Buffer) => chunks.push(c))
           res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }))
           res.on('error', reject)
-        },
+        }
       )
       req.on('timeout', () => req.destroy(new TimeoutError(`transmission rpc: no answer within ${this.timeoutMs} ms`)))
       req.on('error', reject)
@@ -143,9 +143,9 @@ class TransmissionRpc {
 }
 
 /** settings.json: loopback only, no DHT/LPD/PEX/uTP/port forwarding, no queues or limits, RPC on 127.0.0.1. */
-function transmissionSettings(
+function transmissionSettings (
   opts: TransmissionOptions,
-  at: { address: string; port: number; rpcPort: number; downloadDir: string },
+  at: { address: string; port: number; rpcPort: number; downloadDir: string }
 ): Record<string, unknown> {
   return {
     'bind-address-ipv4': at.address,
@@ -195,13 +195,13 @@ class TransmissionDaemon {
   private poller: NodeJS.Timeout | undefined
   private stopped = false
 
-  constructor(readonly proc: ManagedProcess, readonly rpc: TransmissionRpc, private readonly dir: string) {}
+  constructor (readonly proc: ManagedProcess, readonly rpc: TransmissionRpc, private readonly dir: string) {}
 
-  dead(): Error {
+  dead (): Error {
     return new Error(`transmission-daemon exited\n${this.proc.tail()}`)
   }
 
-  async torrent(): Promise<TrTorrent> {
+  async torrent (): Promise<TrTorrent> {
     const r = await this.rpc.call('torrent-get', { ids: [this.torrentId], fields: TORRENT_FIELDS })
     const list = r.torrents as TrTorrent[] | undefined
     const t = list?.[0]
@@ -211,20 +211,20 @@ class TransmissionDaemon {
   }
 
   /** Poll the torrent (and so its peers) twice a second until stop(). */
-  poll(): void {
+  poll (): void {
     this.poller = setInterval(() => { void this.torrent().catch(() => undefined) }, 500)
     this.poller.unref()
   }
 
   /** Wait until `check` holds, failing at once if the daemon exits. */
-  waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs: number): Promise<boolean> {
+  waitFor (check: () => Promise<boolean>, timeoutMs: number, what: string, intervalMs: number): Promise<boolean> {
     return until(async () => {
       if (this.proc.hasExited()) throw this.dead()
       return check()
     }, timeoutMs, what, intervalMs)
   }
 
-  async stop(): Promise<void> {
+  async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     if (this.poller) clearInterval(this.poller)
@@ -237,11 +237,11 @@ class TransmissionDaemon {
 }
 
 /** The RPC answers, the torrent is added (and, for a seeder, verified and seeding), the peer port listens. */
-async function becomeReady(
+async function becomeReady (
   d: TransmissionDaemon,
   opts: TransmissionOptions,
   at: { address: string; port: number; downloadDir: string },
-  left: () => number,
+  left: () => number
 ): Promise<void> {
   await d.waitFor(async () => {
     try {
@@ -272,7 +272,7 @@ async function becomeReady(
     left(), `transmission to listen on ${at.address}:${at.port}`, 100)
 }
 
-export async function startTransmission(opts: TransmissionOptions): Promise<TransmissionHandle> {
+export async function startTransmission (opts: TransmissionOptions): Promise<TransmissionHandle> {
   const bin = findTransmission()
   if (!bin) throw new Error('transmission-daemon not found (install transmission-daemon: scripts/install-peers)')
   const address = opts.address ?? '127.0.0.1'
@@ -311,7 +311,7 @@ export async function startTransmission(opts: TransmissionOptions): Promise<Tran
     rpcPort,
     dir,
     downloadDir,
-    async waitForComplete(timeoutMs: number): Promise<void> {
+    async waitForComplete (timeoutMs: number): Promise<void> {
       await d.waitFor(async () => {
         const t = await d.torrent()
         if (t.error) throw new Error(`transmission: ${t.errorString}`)

@@ -57,7 +57,7 @@ const ALL_COMBOS: Array<[OurRole, Dialer]> = [['downloads', 'we dial'], ['downlo
 const POLICIES: EncryptionPolicy[] = ['required', 'preferred']
 
 /** Plaintext-only peers: `required` refuses them; `preferred` falls back (when we dial) or accepts their plaintext. */
-function plaintextOnly(kind: 'libtorrent' | 'ctorrent') {
+function plaintextOnly (kind: 'libtorrent' | 'ctorrent') {
   return (_role: OurRole, dial: Dialer, policy: EncryptionPolicy): Expectation => {
     const first = dial === 'they dial' || kind === 'ctorrent'
     if (policy === 'required') {
@@ -147,7 +147,7 @@ const specId = (s: ScenarioSpec): string => `${s.setting.name}|${s.role}|${s.dia
 let running = 0
 const queue: Array<() => void> = []
 const CONCURRENCY = Math.max(1, Number(process.env.MSE_INTEROP_CONCURRENCY ?? 8))
-async function limited<T>(fn: () => Promise<T>): Promise<T> {
+async function limited<T> (fn: () => Promise<T>): Promise<T> {
   if (running >= CONCURRENCY) await new Promise<void>((resolve) => queue.push(resolve))
   running++
   try {
@@ -158,7 +158,7 @@ async function limited<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function scenario(spec: ScenarioSpec): Promise<Observation> {
+function scenario (spec: ScenarioSpec): Promise<Observation> {
   const id = specId(spec)
   let p = scenarios.get(id)
   if (!p) {
@@ -187,27 +187,27 @@ interface ResultRow {
 }
 const results: ResultRow[] = []
 
-function roleText(role: OurRole): string {
+function roleText (role: OurRole): string {
   return role === 'downloads' ? 'ours downloads' : 'ours seeds'
 }
 
-function grepFor(setting: PeerSetting, role: OurRole, dial: Dialer, policy: EncryptionPolicy): string {
+function grepFor (setting: PeerSetting, role: OurRole, dial: Dialer, policy: EncryptionPolicy): string {
   return `${setting.name}.*${roleText(role)}, ${dial}.*policy ${policy}`
 }
 
-function expectationText(e: Expectation): string {
+function expectationText (e: Expectation): string {
   if (e.outcome === 'refused') return 'refused, no transfer'
   const m = e.methods!.join(' or ')
   return e.fallback ? `completes over ${m} after falling back` : `completes over ${m}`
 }
 
-function viewText(view: PeerView[]): string {
+function viewText (view: PeerView[]): string {
   const kinds = [...new Set(view.map((v) => v.encryption))]
   return kinds.length ? kinds.join('/') : ''
 }
 
 /** nDPI's and tshark's verdicts over the flows, e.g. "nDPI Unknown ×3, tshark none". */
-function dpiText(obs: Observation): string {
+function dpiText (obs: Observation): string {
   const flows = ourFlows(obs).filter((f) => f.dpi && f.flow.kind !== 'empty')
   if (!obs.dpi) return ''
   if (!flows.length) return '; DPI: no payload flows'
@@ -215,11 +215,11 @@ function dpiText(obs: Observation): string {
   return `; nDPI ${count(flows.map((f) => f.dpi!.ndpi))}; tshark ${count(flows.map((f) => (f.dpi!.tsharkBitTorrent ? 'BitTorrent' : 'none')))}`
 }
 
-function observedText(obs: Observation): string {
+function observedText (obs: Observation): string {
   return observedWithoutDpi(obs) + dpiText(obs)
 }
 
-function observedWithoutDpi(obs: Observation): string {
+function observedWithoutDpi (obs: Observation): string {
   const w = mainWire(obs)
   const s = obs.stats
   const errs = Object.entries(s.errors).map(([k, v]) => `${k} ×${v}`).join(', ') || 'none'
@@ -234,12 +234,12 @@ function observedWithoutDpi(obs: Observation): string {
   if (obs.completed) return `completes in ${(obs.elapsedMs / 1000).toFixed(1)} s, method not reported`
   const flows = ourFlows(obs)
   const ours = flows.some((f) => f.fromUs.containsBtProtocol) ? 'PLAINTEXT FROM US' : 'no plaintext from us'
-  const theirs = flows.some((f) => f.toUs.containsBtProtocol) ? `; the peer's own 68-byte handshake only` : ''
+  const theirs = flows.some((f) => f.toUs.containsBtProtocol) ? '; the peer\'s own 68-byte handshake only' : ''
   return `no transfer in ${(obs.elapsedMs / 1000).toFixed(0)} s: ${s.attempts.mse + s.attempts.plaintext} dials (mse ${s.attempts.mse}, plaintext ${s.attempts.plaintext}), ` +
     `${s.fallbacks.toPlaintext} fallbacks, errors ${errs}; ${flows.length} flows, ${ours}${theirs}`
 }
 
-function resultsMarkdown(): string {
+function resultsMarkdown (): string {
   const rows = results.map((r) =>
     `| ${r.setting.name} (${r.setting.detail}) | ${roleText(r.role)}, ${r.dial} | \`${r.policy}\` | ${expectationText(r.expectation)} | ${r.passed ? '' : `**FAIL** (${r.failure ?? 'error'}): `}${r.observed} | \`npm run test:interop -- --grep "${r.grep}"\` |`)
   return [
@@ -264,7 +264,7 @@ interface CheckContext {
   why: string
 }
 
-function check(obs: Observation, e: Expectation): void {
+function check (obs: Observation, e: Expectation): void {
   const c: CheckContext = { obs, e, flows: ourFlows(obs), captured: obs.analysis !== undefined, why: describeObservation(obs) }
   if (c.captured && process.env.MSE_INTEROP_VERBOSE) process.stderr.write(`      flows:\n        ${describeFlows(obs.analysis!.flows).split('\n').join('\n        ')}\n`)
   checkNoPlaintextFromUs(c)
@@ -283,14 +283,14 @@ function check(obs: Observation, e: Expectation): void {
 }
 
 /** Under `required`, not one plaintext BitTorrent byte from us, whatever happens. */
-function checkNoPlaintextFromUs({ obs, flows, why }: CheckContext): void {
+function checkNoPlaintextFromUs ({ obs, flows, why }: CheckContext): void {
   if (obs.spec.policy === 'required') {
     for (const f of flows) expect(f.fromUs.containsBtProtocol, `plaintext BitTorrent handshake sent by us under required${why}`).to.equal(false)
   }
 }
 
 /** A refused exchange: no transfer, no wire, every dial failed or every plaintext handshake refused. */
-function checkRefused({ obs, why }: CheckContext): void {
+function checkRefused ({ obs, why }: CheckContext): void {
   const { spec } = obs
   expect(obs.completed, `completed although it must be refused${why}`).to.equal(false)
   // (A seeder's `uploaded` counts what its Wire wrote into the MSE stream, held there unsent
@@ -310,7 +310,7 @@ function checkRefused({ obs, why }: CheckContext): void {
 }
 
 /** A refused exchange in the capture: key and pad at most from us, nothing or the peer's bare handshake back. */
-function checkRefusedFlows({ obs, e, flows, why }: CheckContext): void {
+function checkRefusedFlows ({ obs, e, flows, why }: CheckContext): void {
   const { spec } = obs
   expect(flows.length, `no connection attempt in the capture${why}`).to.be.at.least(1)
   for (const f of flows) {
@@ -341,7 +341,7 @@ interface Completed {
 }
 
 /** A completed exchange: the file, the main wire's `wire.mse`, the counters. */
-function checkCompleted({ obs, e, why }: CheckContext): Completed {
+function checkCompleted ({ obs, e, why }: CheckContext): Completed {
   const { spec } = obs
   expect(obs.completed, `no completion within ${spec.boundMs} ms${why}`).to.equal(true)
   expect(obs.receivedSha256, `SHA-256 of the received file${why}`).to.equal(obs.expectedSha256)
@@ -376,7 +376,7 @@ function checkCompleted({ obs, e, why }: CheckContext): Completed {
 }
 
 /** The peer's own view of the connection, where it has one. */
-function checkPeerView({ obs, captured, why }: CheckContext, { method, transport }: Completed): void {
+function checkPeerView ({ obs, captured, why }: CheckContext, { method, transport }: Completed): void {
   const { spec } = obs
   const peerSays = obs.peerView.map((v) => v.encryption)
   if (spec.setting.kind === 'libtorrent') {
@@ -394,7 +394,7 @@ function checkPeerView({ obs, captured, why }: CheckContext, { method, transport
 }
 
 /** The flow that carried the torrent is our main wire's, and its label agrees with wire.mse.method. */
-function checkDataFlow({ obs, flows, why }: CheckContext, { w, method, transport }: Completed): OurFlow {
+function checkDataFlow ({ obs, flows, why }: CheckContext, { w, method, transport }: Completed): OurFlow {
   const { spec } = obs
   for (const f of flows) {
     expect(f.flow.transport, `a ${f.flow.transport} flow in a ${transport} setting${why}`).to.equal(transport)
@@ -415,7 +415,7 @@ function checkDataFlow({ obs, flows, why }: CheckContext, { w, method, transport
 }
 
 /** Under `required`, every flow encrypted (or empty), but a plaintext-only peer's own refused opening. */
-function checkRequiredFlows({ obs, e, flows, why }: CheckContext): void {
+function checkRequiredFlows ({ obs, e, flows, why }: CheckContext): void {
   if (obs.spec.policy === 'required') {
     for (const f of flows) {
       if (e.peerSpeaksPlaintextFirst && f.fromUs.bytes === 0 && f.toUs.bytes <= BT_HANDSHAKE_BYTES) continue // its refused attempt
@@ -426,7 +426,7 @@ function checkRequiredFlows({ obs, e, flows, why }: CheckContext): void {
 }
 
 /** A fallback: exactly one MSE attempt (key and pad only) before the plaintext connection. */
-function checkFallbackFlows({ e, flows, why }: CheckContext, data: OurFlow): void {
+function checkFallbackFlows ({ e, flows, why }: CheckContext, data: OurFlow): void {
   if (e.fallback) {
     // Before the plaintext connection: our one MSE attempt (key and pad only, never the handshake), and
     // any other dial (a retry the peer dropped) in plaintext.
@@ -444,7 +444,7 @@ function checkFallbackFlows({ e, flows, why }: CheckContext, data: OurFlow): voi
  * to both: neither nDPI nor tshark may call it BitTorrent. Every flow that opens with the plaintext
  * handshake must be BitTorrent for both: the check can see.
  */
-function checkDpi(obs: Observation, flows: ReturnType<typeof ourFlows>, why: string): void {
+function checkDpi (obs: Observation, flows: ReturnType<typeof ourFlows>, why: string): void {
   if (!obs.dpi) return
   for (const f of flows) {
     const v = f.dpi
@@ -478,7 +478,7 @@ function checkDpi(obs: Observation, flows: ReturnType<typeof ourFlows>, why: str
  *   does that closes with our bytes still unread in its receive buffer).
  * A plaintext handshake from us is recorded and the connection kept open.
  */
-async function plaintextStandIn(mode: 'handshake-then-close' | 'reset', infoHash: string): Promise<{ port: number; received: Buffer[][]; firstClosed: Promise<void>; close(): void }> {
+async function plaintextStandIn (mode: 'handshake-then-close' | 'reset', infoHash: string): Promise<{ port: number; received: Buffer[][]; firstClosed: Promise<void>; close(): void }> {
   const net = await import('node:net')
   const received: Buffer[][] = []
   let onFirstClosed!: () => void

@@ -28,7 +28,7 @@ const MiB = 1024 * 1024
  * `it` that first checks the real peers it needs: pending (skipped) when one is missing, failed
  * under MSE_INTEROP=required. Checked per test (not in a hook) so that every test reports.
  */
-function withPeers(...peers: RealPeer[]) {
+function withPeers (...peers: RealPeer[]) {
   return (title: string, fn: (this: Mocha.Context) => Promise<void>): Mocha.Test =>
     globalThis.it(title, async function () {
       await requirePeers(this, ...peers)
@@ -44,19 +44,19 @@ class Harness {
   readonly log: string[] = []
   private t0 = Date.now()
 
-  constructor() {
+  constructor () {
     this.cleanups.push(() => removeDir(this.dir))
   }
 
-  mark(what: string): void {
+  mark (what: string): void {
     this.log.push(`${((Date.now() - this.t0) / 1000).toFixed(2)}s ${what}`)
   }
 
-  async torrent(size: number): Promise<RandomTorrent> {
+  async torrent (size: number): Promise<RandomTorrent> {
     return makeRandomTorrent({ dir: join(this.dir, 'src'), size })
   }
 
-  async webtorrent(secure: Secure): Promise<{ client: WebTorrent; port: number }> {
+  async webtorrent (secure: Secure): Promise<{ client: WebTorrent; port: number }> {
     const client = createWebTorrent(secure)
     this.cleanups.push(() => destroyWebTorrent(client))
     const port = await listeningPort(client)
@@ -71,7 +71,7 @@ class Harness {
   }
 
   /** A capture of `ports`, or undefined when tcpdump is unavailable (and not required). */
-  async capture(ports: number[]): Promise<CaptureHandle | undefined> {
+  async capture (ports: number[]): Promise<CaptureHandle | undefined> {
     if (!(await optionalPeer('tcpdump'))) return undefined
     const cap = await startCapture({ ports })
     this.started.push(cap.pid)
@@ -79,7 +79,7 @@ class Harness {
     return cap
   }
 
-  async teardown(): Promise<void> {
+  async teardown (): Promise<void> {
     const errors: unknown[] = []
     for (const fn of this.cleanups.reverse()) {
       try { await fn() } catch (err) { errors.push(err) }
@@ -91,7 +91,7 @@ class Harness {
   }
 }
 
-function alive(pid: number): boolean {
+function alive (pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -104,7 +104,7 @@ function alive(pid: number): boolean {
  * The flow that carried the torrent (the most bytes) must be of `kind`, and so must every other
  * flow that carried payload (no plaintext connection may slip in next to an encrypted one).
  */
-function expectFlows(a: CaptureAnalysis | undefined, kind: FlowKind, size: number): void {
+function expectFlows (a: CaptureAnalysis | undefined, kind: FlowKind, size: number): void {
   if (!a) return
   show(a)
   const withData = a.flows.filter((f) => f.kind !== 'empty')
@@ -118,13 +118,13 @@ function expectFlows(a: CaptureAnalysis | undefined, kind: FlowKind, size: numbe
 }
 
 /** MSE_INTEROP_VERBOSE=1: print every analysed capture. */
-function show(a: CaptureAnalysis | undefined): void {
+function show (a: CaptureAnalysis | undefined): void {
   if (a && process.env.MSE_INTEROP_VERBOSE) {
     process.stderr.write(`      capture ${a.packets} packets, dropped ${a.stats?.droppedByKernel ?? '?'}:\n        ${describeFlows(a.flows).split('\n').join('\n        ')}\n`)
   }
 }
 
-async function expectSameFile(path: string, t: RandomTorrent): Promise<void> {
+async function expectSameFile (path: string, t: RandomTorrent): Promise<void> {
   expect(await sha256File(path), `sha256 of ${path}`).to.equal(t.sha256)
 }
 
@@ -150,7 +150,7 @@ describe('real peers on loopback (smoke tests against upstream webtorrent)', fun
     const it = withPeers('libtorrent')
 
     /** libtorrent seeds; webtorrent dials it and downloads. */
-    async function ltSeeds(secure: Secure, lt: { inEnc: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'both' | 'plaintext'; address?: string }, expectKind: FlowKind, expectLtEnc: string): Promise<void> {
+    async function ltSeeds (secure: Secure, lt: { inEnc: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'both' | 'plaintext'; address?: string }, expectKind: FlowKind, expectLtEnc: string): Promise<void> {
       const t = await h.torrent(3 * MiB)
       const seeder = h.peer(await startLibtorrent({ torrent: t, mode: 'seed', seedFrom: t.contentPath, inEnc: lt.inEnc, outEnc: lt.inEnc, level: lt.level, address: lt.address }))
       if (lt.address) expect(seeder.address).to.equal(lt.address)
@@ -169,7 +169,7 @@ describe('real peers on loopback (smoke tests against upstream webtorrent)', fun
     }
 
     /** libtorrent downloads and dials webtorrent (the seeder). */
-    async function ltDials(secure: Secure, lt: { outEnc: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'both' | 'plaintext' }, expectKind: FlowKind, expectLtEnc: string): Promise<void> {
+    async function ltDials (secure: Secure, lt: { outEnc: 'forced' | 'enabled' | 'disabled'; level: 'rc4' | 'both' | 'plaintext' }, expectKind: FlowKind, expectLtEnc: string): Promise<void> {
       const t = await h.torrent(3 * MiB)
       const { client, port } = await h.webtorrent(secure)
       await seedWith(client, t.torrentBuffer, t.contentDir)
