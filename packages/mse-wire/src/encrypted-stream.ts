@@ -9,6 +9,7 @@ import {
   type StreamCipher, type Role, type SessionOptions, type SkeyLookup
 } from 'mse-core'
 import { scatterFlight } from './flight-scatter.js'
+import { sealBatch } from './write-batch.js'
 import type { MseOutcome } from './outcome.js'
 import { lingerThenClose, type LingerOptions, type LingerPlan } from './probe-linger.js'
 import type { RawSocket } from './raw-socket.js'
@@ -71,8 +72,9 @@ export interface MseStreamOptions {
  */
 const NO_LINGER_CODES = new Set(['peer-closed', 'aborted', 'encryption-refused', 'plaintext-refused', 'no-common-method', 'negotiation-tampered'])
 
+/** One batch of writes (streamx `_writev`) and its callback, held until the handshake ends. */
 interface HeldWrite {
-  data: Uint8Array
+  chunks: Uint8Array[]
   callback: StreamCallback
 }
 
@@ -365,24 +367,31 @@ export class MseStream extends Duplex {
 
   // ---- us -> raw socket -----------------------------------------------------------------------------
 
-  override _write (data: Uint8Array, callback: StreamCallback): void {
+  /**
+   * streamx hands over every write queued since the last call as one batch: encrypted as one keystream
+   * run and written with one socket call (writev when corked), instead of a cipher call and a socket write
+   * per message.
+   */
+  override _writev (batch: Uint8Array[], callback: StreamCallback): void {
     if (this.state === 'handshake') {
-      this.held.push({ data, callback })
-      this.heldBytes += data.length
+      this.held.push({ chunks: batch, callback })
+      for (const data of batch) this.heldBytes += data.length
       return
     }
     if (this.state === 'closed') {
       callback(new Error('stream closed'))
       return
     }
-    this.writeRaw(data, callback)
+    this.writeRaw(batch, callback)
   }
 
-  private writeRaw (data: Uint8Array, callback: StreamCallback): void {
-    // Never in place: the writer still owns `data` (see Rc4's buffer contract).
-    const out = this.encryptor ? this.encryptor.process(data) : data
+  private writeRaw (chunks: Uint8Array[], callback: StreamCallback): void {
+    // Never in place: the writer still owns the chunks (see Rc4's buffer contract).
+    const pieces = sealBatch(this.encryptor, chunks)
     this.corkForThisTick()
-    if (this.writeToSocket(out)) callback(null)
+    let flowing = true
+    for (const piece of pieces) if (piece.length > 0) flowing = this.writeToSocket(piece)
+    if (flowing) callback(null)
     else {
       this.pendingDrain = callback
       this.raw.once('drain', this.onRawDrain)
@@ -423,10 +432,13 @@ export class MseStream extends Duplex {
     this.held = []
     this.heldBytes = 0
     let skip = this.initialPayloadTaken
-    for (const { data, callback } of held) {
-      const rest = skip >= data.length ? undefined : data.subarray(skip)
-      skip = Math.max(0, skip - data.length)
-      if (rest) this.writeRaw(rest, callback)
+    for (const { chunks, callback } of held) {
+      const rest: Uint8Array[] = []
+      for (const data of chunks) {
+        if (skip < data.length) rest.push(skip > 0 ? data.subarray(skip) : data)
+        skip = Math.max(0, skip - data.length)
+      }
+      if (rest.length > 0) this.writeRaw(rest, callback)
       else callback(null)
     }
   }
@@ -482,7 +494,7 @@ export class MseStream extends Duplex {
 function concatHeld (held: HeldWrite[], length: number): Uint8Array {
   const out = new Uint8Array(length)
   let offset = 0
-  for (const { data } of held) {
+  for (const data of held.flatMap(write => write.chunks)) {
     if (offset >= length) break
     const n = Math.min(length - offset, data.length)
     out.set(data.subarray(0, n), offset)
