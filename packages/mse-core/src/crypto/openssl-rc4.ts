@@ -1,6 +1,6 @@
-import { createCipheriv, type Cipher } from 'node:crypto'
+import { createCipheriv } from 'node:crypto'
 import { RC4_DISCARD } from '../constants.js'
-import type { StreamCipher } from './stream-cipher.js'
+import { LibraryCipher } from './library-cipher.js'
 
 let available: boolean | undefined
 
@@ -22,44 +22,16 @@ export function isOpensslRc4Available (): boolean {
 
 /**
  * OpenSSL's RC4 (hand-written assembly on x86-64 and ARM): faster than any JavaScript loop on 16 KiB
- * piece blocks. Same keystream and buffer contract as the JavaScript `Rc4`.
+ * piece blocks. Same keystream and buffer contract as the JavaScript `Rc4`. RC4 cannot seek: a keystream
+ * at a position is the stream replayed from the key schedule (`discard` bytes, then `position`).
  */
-export class OpensslRc4 implements StreamCipher {
-  readonly algorithm = 'rc4'
-  readonly backend = 'openssl'
-  private readonly key: Uint8Array
-  private readonly cipher: Cipher
-  /** Keystream bytes consumed, discard included: what `clone()` replays. */
-  private position = 0
-
+export class OpensslRc4 extends LibraryCipher {
   constructor (key: Uint8Array, discard = RC4_DISCARD) {
-    this.key = key.slice()
-    this.cipher = createCipheriv('rc4', this.key, null)
-    this.skip(discard)
-  }
-
-  process (input: Uint8Array): Uint8Array {
-    this.position += input.length
-    return this.cipher.update(input)
-  }
-
-  processInPlace (buffer: Uint8Array): Uint8Array {
-    buffer.set(this.process(buffer))
-    return buffer
-  }
-
-  /** OpenSSL writes new memory anyway: copying back into `buffer` would only add a copy. */
-  processOwned (buffer: Uint8Array): Uint8Array {
-    return this.process(buffer)
-  }
-
-  skip (count: number): void {
-    if (count > 0) this.process(new Uint8Array(count))
-  }
-
-  clone (): OpensslRc4 {
-    const copy = new OpensslRc4(this.key, 0)
-    copy.skip(this.position)
-    return copy
+    const ownKey = key.slice()
+    super('rc4', 'openssl', position => {
+      const cipher = createCipheriv('rc4', ownKey, null)
+      if (discard + position > 0) cipher.update(new Uint8Array(discard + position))
+      return cipher
+    })
   }
 }

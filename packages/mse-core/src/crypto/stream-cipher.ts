@@ -5,7 +5,8 @@ export type CipherAlgorithm = 'rc4' | 'aes-128-ctr'
  * A keystream as the handshake and the stream layer use it. RC4 has two backends: `Rc4`, the portable
  * JavaScript word loop, and `OpensslRc4`, Node's OpenSSL RC4 when the process has it. AES-128-CTR
  * (`AesCtr`, negotiated only between peers of this project, see docs/mse-extension.md) runs on OpenSSL
- * or on node-forge.
+ * or on node-forge. The library-backed ones share one wrapper, `LibraryCipher` (library-cipher.ts); they
+ * differ only in how a keystream starts at a position.
  *
  * Buffer contract (both backends): `process(input)` never writes `input` and returns new bytes;
  * `processInPlace(buffer)` overwrites `buffer` and is only for buffers the caller owns outright.
