@@ -28,6 +28,8 @@ export interface NetworkOptions extends OutputOptions {
   lsd: boolean
   nat: boolean
   utp: boolean
+  /** False with --no-aes: RC4 even with other webtorrent-mse peers. */
+  aes: boolean
   verbose?: boolean
 }
 
@@ -157,6 +159,7 @@ export function addNetworkOptions (command: Command): Command {
     .option('--no-lsd', 'do not use local service discovery')
     .option('--no-nat', 'do not map the port with UPnP or NAT-PMP')
     .option('--no-utp', 'use TCP only, no uTP')
+    .option('--no-aes', 'encrypt with RC4 even with other webtorrent-mse peers (not AES-128-CTR)')
     .option('--verbose', 'show each peer connection and its encryption, torrent warnings, and every failed handshake')
 }
 
@@ -212,6 +215,7 @@ export function clientOptions (options: NetworkOptions): WebTorrentOptions {
     result.natPmp = false
   }
   if (!options.utp) result.utp = false
+  if (!options.aes) result.mseAes = false
   return result
 }
 
