@@ -43,4 +43,3 @@ function probe (): true | IncompatibleBittorrentProtocolError {
   }
   return true
 }
-

@@ -1,5 +1,5 @@
 export { MseStream, type MseStreamOptions } from './encrypted-stream.js'
-export type { MseOutcome } from './outcome.js'
+export type { MseOutcome, MseSuccess, MseFailure } from './outcome.js'
 export type { RawSocket } from './raw-socket.js'
 export { createEncryptedWire, type EncryptedWire, type EncryptedWireOptions } from './wire-hooks.js'
 export type { BittorrentWire, BittorrentWireClass } from './bittorrent-wire.js'

@@ -35,7 +35,7 @@ function flip (bytes: Uint8Array, offset: number, mask: number): Buffer {
 interface Expectation {
   code: string
   stage: string
-  closedBeforePeerKey?: boolean
+  peerSentNoKey?: boolean
   /** When the scripted peer went quiet: the deadline is counted from here. */
   quietSince?: number
 }
@@ -123,14 +123,14 @@ const INITIATOR_ATTACKS: InitiatorAttack[] = [
     name: 'closes before sending anything',
     async play (peer) {
       peer.socket.end()
-      return { code: 'peer-closed', stage: 'peer-key', closedBeforePeerKey: true }
+      return { code: 'peer-closed', stage: 'peer-key', peerSentNoKey: true }
     }
   },
   {
     name: 'closes after 50 bytes of its key',
     async play (peer) {
       peer.socket.end(new ScriptedInitiator(randomBytes(20).toString('hex')).flight1.subarray(0, 50))
-      return { code: 'peer-closed', stage: 'peer-key', closedBeforePeerKey: false }
+      return { code: 'peer-closed', stage: 'peer-key', peerSentNoKey: false }
     }
   },
   {
@@ -140,7 +140,7 @@ const INITIATOR_ATTACKS: InitiatorAttack[] = [
       peer.write(a.flight1)
       await peer.receivedAtLeast(96, 5000)
       peer.socket.end()
-      return { code: 'peer-closed', stage: 'sync', closedBeforePeerKey: false }
+      return { code: 'peer-closed', stage: 'sync', peerSentNoKey: false }
     }
   },
   {
@@ -150,7 +150,7 @@ const INITIATOR_ATTACKS: InitiatorAttack[] = [
       peer.write(a.flight1)
       await peer.receivedAtLeast(96, 5000)
       peer.socket.resetAndDestroy()
-      return { code: 'peer-closed', stage: 'sync', closedBeforePeerKey: false }
+      return { code: 'peer-closed', stage: 'sync', peerSentNoKey: false }
     }
   },
   {
@@ -159,7 +159,7 @@ const INITIATOR_ATTACKS: InitiatorAttack[] = [
       const a = new ScriptedInitiator(server.infoHash)
       peer.write(a.flight1)
       peer.socket.end((await a.flight3(peer, 5000)).subarray(0, HASHES))
-      return { code: 'peer-closed', stage: 'crypto-header', closedBeforePeerKey: false }
+      return { code: 'peer-closed', stage: 'crypto-header', peerSentNoKey: false }
     }
   },
   {
@@ -289,7 +289,7 @@ const RESPONDER_ATTACKS: ResponderAttack[] = [
     async play (peer) {
       await peer.receivedAtLeast(96, 5000)
       peer.socket.end()
-      return { code: 'peer-closed', stage: 'peer-key', closedBeforePeerKey: true }
+      return { code: 'peer-closed', stage: 'peer-key', peerSentNoKey: true }
     }
   },
   {
@@ -297,7 +297,7 @@ const RESPONDER_ATTACKS: ResponderAttack[] = [
     async play (peer) {
       await peer.receivedAtLeast(96, 5000)
       peer.socket.resetAndDestroy()
-      return { code: 'peer-closed', stage: 'peer-key', closedBeforePeerKey: true }
+      return { code: 'peer-closed', stage: 'peer-key', peerSentNoKey: true }
     }
   },
   {
@@ -327,7 +327,7 @@ const RESPONDER_ATTACKS: ResponderAttack[] = [
     name: 'closes after flight 2',
     async play (peer, infoHash) {
       peer.socket.end(await new ScriptedResponder(infoHash).nextFlight(peer, 5000))
-      return { code: 'peer-closed', stage: 'sync', closedBeforePeerKey: false }
+      return { code: 'peer-closed', stage: 'sync', peerSentNoKey: false }
     }
   },
   {
@@ -355,7 +355,7 @@ const RESPONDER_ATTACKS: ResponderAttack[] = [
       const b = new ScriptedResponder(infoHash)
       peer.write(await b.nextFlight(peer, 5000))
       peer.socket.end((await b.nextFlight(peer, 5000)).subarray(0, VC_AND_SELECT))
-      return { code: 'peer-closed', stage: 'crypto-header', closedBeforePeerKey: false }
+      return { code: 'peer-closed', stage: 'crypto-header', peerSentNoKey: false }
     }
   },
   {
@@ -422,5 +422,5 @@ function expectFailure (outcome: MseOutcome, want: Expectation): void {
   expect(outcome.ok, 'ok').to.equal(false)
   expect(outcome.error?.code, `error code (${outcome.error?.message ?? 'no error'})`).to.equal(want.code)
   expect(outcome.failedStage, 'failed stage').to.equal(want.stage)
-  expect(outcome.closedBeforePeerKey, 'closedBeforePeerKey').to.equal(want.closedBeforePeerKey ?? false)
+  expect(outcome.peerSentNoKey, 'peerSentNoKey').to.equal(want.peerSentNoKey ?? false)
 }

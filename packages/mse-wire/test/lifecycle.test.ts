@@ -158,7 +158,8 @@ describe('destroyed mid-handshake', function () {
   function expectAborted (outcome: MseOutcome, stage: string): void {
     expect(outcome.ok).to.equal(false)
     expect(outcome.error?.code).to.equal('aborted')
-    expect(outcome.failedStage ?? outcome.error?.stage).to.equal(stage)
+    // A failure always names its stage (MseFailure.failedStage = error.stage).
+    expect(outcome.failedStage).to.equal(stage)
   }
 
   for (const writeHandshake of [false, true]) {

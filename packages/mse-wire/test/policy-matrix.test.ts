@@ -12,7 +12,7 @@ import { PLAINTEXT_HEADER, awaitedLater, closed, contains, failOnUncaught, seede
 
 type Expected =
   | { connects: true, method: NegotiatedMethod }
-  | { connects: false, responderError: string, initiator: { ok: true, method: 'plaintext' } | { ok: false, error: string, closedBeforePeerKey: boolean } }
+  | { connects: false, responderError: string, initiator: { ok: true, method: 'plaintext' } | { ok: false, error: string, peerSentNoKey: boolean } }
 
 function expected (initiator: EncryptionPolicy, responder: EncryptionPolicy): Expected {
   if (initiator === 'disabled') {
@@ -23,7 +23,7 @@ function expected (initiator: EncryptionPolicy, responder: EncryptionPolicy): Ex
   }
   if (responder === 'disabled') {
     // The responder hangs up on the key without answering: the initiator's evidence to retry in plaintext.
-    return { connects: false, responderError: 'encryption-refused', initiator: { ok: false, error: 'peer-closed', closedBeforePeerKey: true } }
+    return { connects: false, responderError: 'encryption-refused', initiator: { ok: false, error: 'peer-closed', peerSentNoKey: true } }
   }
   // `required` provides RC4 only; preferred and tolerated provide both; tolerated selects plaintext.
   if (responder === 'tolerated' && initiator !== 'required') return { connects: true, method: 'plaintext-after-mse' }
@@ -91,7 +91,7 @@ describe('policy matrix over TCP (16 pairs)', function () {
             } else {
               expect(atInitiator.ok).to.equal(false)
               expect(atInitiator.error?.code).to.equal(want.initiator.error)
-              expect(atInitiator.closedBeforePeerKey).to.equal(want.initiator.closedBeforePeerKey)
+              expect(atInitiator.peerSentNoKey).to.equal(want.initiator.peerSentNoKey)
               expect(atInitiator.failedStage).to.equal('peer-key')
             }
             // Nothing half-alive is left: both Wires and both sockets close.
@@ -113,7 +113,8 @@ describe('policy matrix over TCP (16 pairs)', function () {
     expect(outcome.ok, `${role} ok (${outcome.error?.message ?? ''})`).to.equal(true)
     expect(outcome.method, `${role} method`).to.equal(method)
     expect(outcome.role).to.equal(role)
-    expect(outcome.closedBeforePeerKey).to.equal(false)
+    // peerSentNoKey belongs to failures only (MseFailure): a connection is no evidence for a plaintext retry.
+    expect(outcome).to.not.have.property('peerSentNoKey')
   }
 
   /**

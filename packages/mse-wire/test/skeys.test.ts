@@ -48,7 +48,7 @@ describe('a responder serving 1,000 torrents', function () {
       expect(b.failedStage).to.equal('sync')
       expect(a.ok).to.equal(false)
       expect(a.error?.code).to.equal('peer-closed')
-      expect(a.closedBeforePeerKey).to.equal(false) // the key came: MSE works, the torrent is not there
+      expect(a.peerSentNoKey).to.equal(false) // the key came: MSE works, the torrent is not there
       await closed(pair.initiator.wire, 5000, 'the initiator Wire')
       await closed(pair.sockets.outgoing, 5000, 'the initiator socket')
     } finally {

@@ -100,7 +100,7 @@ describe('tampering proxy between two of our peers (PadC/PadD extension)', funct
       expect(r.b.error?.code).to.equal('negotiation-tampered')
       expect(r.b.peerExtension).to.equal(true)
       expect(r.a.ok).to.equal(false)
-      expect(r.a.closedBeforePeerKey, 'not evidence for a plaintext redial').to.equal(false)
+      expect(r.a.peerSentNoKey, 'not evidence for a plaintext redial').to.equal(false)
       noPlaintext(r)
     })
 
@@ -109,7 +109,7 @@ describe('tampering proxy between two of our peers (PadC/PadD extension)', funct
       expect(r.a.ok).to.equal(false)
       expect(r.a.error?.code).to.equal('negotiation-tampered')
       expect(r.a.peerExtension).to.equal(true)
-      expect(r.a.closedBeforePeerKey).to.equal(false)
+      expect(r.a.peerSentNoKey).to.equal(false)
       noPlaintext(r)
     })
 

@@ -75,7 +75,7 @@ export function acceptIncoming (pool: UpstreamConnPool, conn: UpstreamConn, stat
       address: `${String(conn.remoteAddress)}:${String(conn.remotePort)}`,
       role: 'responder',
       code: outcome.error.code,
-      closedBeforePeerByte: outcome.closedBeforePeerKey,
+      closedBeforePeerByte: outcome.peerSentNoKey,
       fallback: false,
       policy: state.policy,
       infoHash: outcome.infoHash

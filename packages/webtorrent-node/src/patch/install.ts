@@ -199,7 +199,7 @@ function wrapConnection (peer: UpstreamPeer, state: MseClientState, client: Upst
       if (attempt === 'mse') {
         // A tampered negotiation is not evidence against MSE: the peer proved it speaks it.
         if (outcome.ok || outcome.peerExtension) state.memory.recordMse(address, 'works')
-        else if (outcome.closedBeforePeerKey) state.memory.recordMse(address, 'rejected')
+        else if (outcome.peerSentNoKey) state.memory.recordMse(address, 'rejected')
       }
     }
   })
@@ -215,13 +215,13 @@ function wrapConnection (peer: UpstreamPeer, state: MseClientState, client: Upst
     if (attempt === 'mse' && retryUnpaddedSecret(dial, outcome)) return
     // What this attempt taught is left out (knownBefore), but evidence that arrived meanwhile counts.
     const known = { ...knownBefore, evidence: state.memory.get(address).evidence }
-    const next = attempt === 'mse' ? fallbackMode(state.policy, 'mse', outcome.closedBeforePeerKey, known, fallback) : undefined
+    const next = attempt === 'mse' ? fallbackMode(state.policy, 'mse', outcome.peerSentNoKey, known, fallback) : undefined
     reportConnectionFailure(client, {
       address,
       role: 'initiator',
       attempt,
       code: outcome.error.code,
-      closedBeforePeerByte: outcome.closedBeforePeerKey,
+      closedBeforePeerByte: outcome.peerSentNoKey,
       fallback,
       retry: next,
       policy: state.policy,
