@@ -220,4 +220,3 @@ export function clientOptions (options: NetworkOptions): WebTorrentOptions {
 }
 
 export { LOOPBACK_ONLY } from '../client.js'
-
