@@ -20,7 +20,6 @@
  */
 import net from 'node:net'
 import { createCipheriv, createHash, randomBytes } from 'node:crypto'
-// @ts-ignore -- bittorrent-protocol ships no types (the repository's declaration covers the Wire)
 import Wire from 'bittorrent-protocol'
 import { pipeline } from 'streamx'
 import { SkeyRegistry } from 'mse-core'

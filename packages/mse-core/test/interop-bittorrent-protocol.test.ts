@@ -21,7 +21,6 @@
  */
 import { expect } from 'chai'
 import { createHash, randomBytes } from 'node:crypto'
-// @ts-ignore -- bittorrent-protocol ships no type declarations (its shape is declared below)
 import WireModule from 'bittorrent-protocol'
 import { until } from 'test-support'
 import {
