@@ -7,11 +7,9 @@ import { fileURLToPath } from 'node:url'
  */
 export function runOpensslChild (args: string[]): unknown {
   const script = fileURLToPath(new URL('./openssl-child.ts', import.meta.url))
-  const env = { ...process.env }
-  delete env.MSE_RC4_BACKEND
   const child = spawnSync(process.execPath,
     ['--openssl-legacy-provider', '--import', 'tsx', '--conditions=source', script, ...args],
-    { encoding: 'utf8', env, maxBuffer: 64 * 1024 * 1024 })
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
   if (child.status !== 0) {
     if (/legacy|unsupported|digital envelope/i.test(child.stderr)) return undefined
     throw new Error(`openssl child failed (${child.status}): ${child.stderr}`)
