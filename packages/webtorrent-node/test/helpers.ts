@@ -135,6 +135,19 @@ export async function nextFailure (client: any, role: 'initiator' | 'responder')
   })
 }
 
+/** Resolves once the client has reported `count` failed connections in `role`, counted from this call. */
+export async function failuresReported (client: any, role: 'initiator' | 'responder', count: number): Promise<void> {
+  await new Promise<void>(resolve => {
+    let seen = 0
+    const listener = (failure: ConnectionFailure): void => {
+      if (failure.role !== role || ++seen < count) return
+      client.removeListener(CONNECTION_FAILURE_EVENT, listener)
+      resolve()
+    }
+    client.on(CONNECTION_FAILURE_EVENT, listener)
+  })
+}
+
 /** The torrent's open wires that finished the BitTorrent handshake. */
 export function wiresOf (torrent: any): any[] {
   return [...(torrent.wires ?? [])]

@@ -22,7 +22,7 @@ import net from 'node:net'
 import { expect } from 'chai'
 import Wire from 'bittorrent-protocol'
 import type { EncryptionPolicy } from '../src/index.js'
-import { Fixtures, addressOf, contentHash, done, download, nextFailure, portOf, seed, wiresOf } from './helpers.js'
+import { Fixtures, addressOf, contentHash, done, download, failuresReported, nextFailure, portOf, seed, wiresOf } from './helpers.js'
 import { LOOPBACK, PLAINTEXT_HEADER, awaitedLater, seededBytes, sha256, until, within } from 'test-support'
 
 type Method = 'rc4' | 'plaintext-after-mse' | 'plaintext'
@@ -129,12 +129,18 @@ describe('interop with upstream webtorrent 3', function () {
         const data = seededBytes(SIZE, 500 + secure * 10 + policy.length)
         const seeding = await seed(seeder, data)
         const refused = awaitedLater(nextFailure(seeder, 'responder'))
+        const refusedTwice = awaitedLater(failuresReported(seeder, 'responder', 2))
         const downloader = await fx.upstream(secure)
         const torrent = download(downloader, seeding.torrentFile, [addressOf(seeder)])
         const stats = (): any => seeder.mseStats
 
         if ('refused' in outcome) {
           await within(refused, REFUSAL_BOUND_MS, 'our report of the refused connection')
+          // Upstream's next dial comes 1 s after a failed one (webtorrent's RECONNECT_WAIT). A second refusal
+          // shows that dial was MSE again; a plaintext retry would instead complete the download, which
+          // also ends this wait and fails the check below.
+          const completed = new Promise<void>(resolve => torrent.once('done', () => resolve()))
+          await within(Promise.race([refusedTwice, completed]), REFUSAL_BOUND_MS, 'upstream\'s next dial')
           expect(torrent.done).to.equal(false)
           expect(wiresOf(seeding)).to.have.length(0)
           expect(stats().errors[outcome.refused]).to.be.at.least(1)
