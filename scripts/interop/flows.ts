@@ -56,9 +56,8 @@ export type FlowKind =
   /** No payload in either direction (refused, or closed right away). */
   | 'empty'
 
-export interface FlowRecord {
-  /** Order of first appearance in the capture. */
-  index: number
+/** A connection's ends and timing, as tcp-flows.ts and utp-flows.ts read them and the verdict keeps them. */
+interface FlowEnds {
   transport: 'tcp' | 'utp'
   /** The side that sent the SYN (if the capture saw it; else the first sender). */
   initiator: Endpoint
@@ -67,6 +66,11 @@ export interface FlowRecord {
   firstTs: number
   lastTs: number
   closedBy: 'fin' | 'rst' | null
+}
+
+export interface FlowRecord extends FlowEnds {
+  /** Order of first appearance in the capture. */
+  index: number
   initiatorToResponder: DirectionSummary
   responderToInitiator: DirectionSummary
   /** Either direction starts with the plaintext handshake. */
@@ -79,14 +83,7 @@ export interface FlowRecord {
 }
 
 /** What tcp-flows.ts and utp-flows.ts know of a connection before the verdict. */
-export interface FlowParts {
-  transport: 'tcp' | 'utp'
-  initiator: Endpoint
-  responder: Endpoint
-  sawSyn: boolean
-  firstTs: number
-  lastTs: number
-  closedBy: 'fin' | 'rst' | null
+export interface FlowParts extends FlowEnds {
   initiatorToResponder: ReassembledDirection
   responderToInitiator: ReassembledDirection
 }
