@@ -6,6 +6,7 @@ import { PeerMemory } from './dial/peer-memory.js'
 import { assertUpstreamInstance } from './patch/surface.js'
 import type { UpstreamClient, UpstreamTorrent } from './patch/upstream-types.js'
 import { sideTable } from './side-tables.js'
+import { parseListenBacklog, setListenBacklog } from './patch/listen-backlog.js'
 import { emptyStats, type MseStats } from './stats.js'
 
 /** Everything MSE keeps per client: its policy, the SKEY map, what each peer accepted, counters. */
@@ -38,6 +39,8 @@ export interface MseClientOptions {
   handshakeBudget?: HandshakeBudgetOptions
   unpaddedSecretRetry?: boolean
   aes?: boolean
+  /** Backlog of the client's TCP listener (default 4096; see patch/listen-backlog.ts). */
+  listenBacklog?: number
 }
 
 /** Called by webtorrent-node's client class (and lazily for any client in register mode). */
@@ -58,8 +61,16 @@ export function attachMseState (client: UpstreamClient, options: MseClientOption
   clientStates.set(client, state)
   // Torrents added before the state existed (register mode attaches lazily).
   for (const torrent of client.torrents ?? []) trackTorrent(client, state, torrent)
+  raiseClientBacklog(client, options.listenBacklog)
   debug('client policy %s', state.policy)
   return state
+}
+
+/** The client's TCP listener (none without ConnPool, as in a browser build) gets the larger backlog. */
+function raiseClientBacklog (client: UpstreamClient, listenBacklog: number | undefined): void {
+  const server = client._connPool?.tcpServer
+  if (server) setListenBacklog(server, parseListenBacklog(listenBacklog))
+  else debug('no TCP listener to raise the backlog of')
 }
 
 /** What `client.mseStats` returns: a snapshot of the counters, with the incoming handshake budget's. */

@@ -2,6 +2,7 @@ import UpstreamWebTorrent from 'webtorrent'
 import { parseEncryptionPolicy, type EncryptionPolicy } from 'mse-core'
 import { attachMseState, snapshotStats, type MseClientState } from './client-state.js'
 import { installMsePatches } from './patch/install.js'
+import { parseListenBacklog } from './patch/listen-backlog.js'
 import type { UpstreamClient } from './patch/upstream-types.js'
 import type { HandshakeBudgetOptions, HandshakeBudgetStats } from 'mse-wire'
 import type { MseStats } from './stats.js'
@@ -31,6 +32,12 @@ export interface WebTorrentOptions extends Record<string, any> {
    * authenticated PadC/PadD extension (docs/mse-extension.md). Other clients always get RC4.
    */
   mseAes?: boolean
+  /**
+   * Backlog of the TCP listener (default 4096; Linux caps it at net.core.somaxconn). webtorrent listens with
+   * Node's 511: a burst of more connections than that has its SYNs dropped, and every peer in it, legitimate
+   * or not, waits a SYN retransmit (1 s or more) to be accepted.
+   */
+  listenBacklog?: number
 }
 
 /**
@@ -59,17 +66,21 @@ export default class WebTorrent extends Upstream {
   constructor (options: WebTorrentOptions = {}) {
     installMsePatches()
     const encryption = parseEncryptionPolicy(options.encryption)
-    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, mseUnpaddedSecretRetry, mseAes, ...upstreamOptions } = options
-    super({ ...upstreamOptions, secure: 0 })
-    this.encryption = encryption
+    const { encryption: _ignored, mseStageTimeoutMs, mseHandshakeBudget, mseUnpaddedSecretRetry, mseAes, listenBacklog, ...upstreamOptions } = options
+    // Checked before upstream's constructor opens the listener, so a bad option leaves no socket behind.
     if (mseAes !== undefined && typeof mseAes !== 'boolean') throw new TypeError('mseAes must be a boolean')
+    const backlog = parseListenBacklog(listenBacklog)
+    // listenBacklog is passed on too, for a webtorrent that takes the option itself (upstream/webtorrent 0002).
+    super({ ...upstreamOptions, listenBacklog: backlog, secure: 0 })
+    this.encryption = encryption
     // The same object, seen through the patch's narrow view of upstream's internals.
     this.mseState = attachMseState(this as unknown as UpstreamClient, {
       encryption,
       stageTimeoutMs: mseStageTimeoutMs,
       handshakeBudget: mseHandshakeBudget,
       unpaddedSecretRetry: mseUnpaddedSecretRetry,
-      aes: mseAes
+      aes: mseAes,
+      listenBacklog: backlog
     })
   }
 

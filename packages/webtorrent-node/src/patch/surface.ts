@@ -20,13 +20,14 @@ export type { UpstreamModules } from './upstream-types.js'
  * - `first instance` rows are fields upstream's constructors set; they are checked on the first object of that
  *   kind the patch meets (a client when its MSE state is attached, a torrent when it is added, a peer or a
  *   connection pool when a connection arrives). That object is refused with the same error.
- * - `not checked` rows are webtorrent's public API (events), or hints whose absence loses only that hint.
+ * - `not checked` rows are webtorrent's public API (events), or hints and tunings whose absence loses only
+ *   that hint or tuning (logged under `mse:pool`).
  *
  * Access: `wrap` replaces a method (restored by `uninstallMsePatches`; per-object wraps go with the
  * object), `call` calls it, `read` / `write` a field, `listen` an event.
  */
 export interface SurfaceMember {
-  module: 'webtorrent' | 'webtorrent/lib/peer.js' | 'webtorrent/lib/conn-pool.js' | 'webtorrent/lib/torrent.js' | 'bittorrent-protocol'
+  module: 'webtorrent' | 'webtorrent/lib/peer.js' | 'webtorrent/lib/conn-pool.js' | 'webtorrent/lib/torrent.js' | 'bittorrent-protocol' | 'node:net'
   member: string
   access: Array<'wrap' | 'call' | 'read' | 'write' | 'listen'>
   why: string
@@ -86,6 +87,9 @@ export const SURFACE: readonly SurfaceMember[] = [
   { module: 'webtorrent/lib/conn-pool.js', member: 'ConnPool.prototype._onConnection', access: ['wrap', 'call'], checked: 'start-up', why: 'every incoming connection: the handshake budget, then our handshake on the raw socket; called with the decrypted stream once it succeeded (patch/incoming.ts)', present: ({ modules }) => isFunction(modules.ConnPool?.prototype?._onConnection) },
   { module: 'webtorrent/lib/conn-pool.js', member: 'pool._client', access: ['read'], checked: 'first instance', instance: { kind: 'pool', field: '_client' }, why: 'the client (and so the MSE state) of an incoming connection; none any more: the handshake\'s stream is dropped' },
   { module: 'webtorrent/lib/conn-pool.js', member: 'pool._pendingConns', access: ['read', 'write'], checked: 'first instance', instance: { kind: 'pool', field: '_pendingConns' }, why: 'the raw socket stays in it while our handshake runs (and a failed one lingers), so a destroyed client closes it' },
+  { module: 'webtorrent', member: 'client._connPool', access: ['read'], checked: 'not checked', why: 'its TCP listener gets a larger backlog (patch/listen-backlog.ts); without it the backlog stays Node\'s 511' },
+  { module: 'webtorrent/lib/conn-pool.js', member: 'pool.tcpServer', access: ['read'], checked: 'not checked', why: 'the TCP listener whose backlog the patch raises; without it the backlog stays Node\'s 511' },
+  { module: 'node:net', member: 'server._handle.listen(backlog)', access: ['call'], checked: 'not checked', why: 'what Node\'s server.listen calls; called again, listen(2) updates the backlog of a listening socket. Without it (or when it fails) the backlog stays 511' },
   { module: 'webtorrent/lib/torrent.js', member: 'Torrent.prototype._addPeer', access: ['call'], checked: 'start-up', why: 'the one redial of a failed outgoing connection (other mode, or fresh keys), over the same transport', present: ({ modules }) => isFunction(modules.Torrent?.prototype?._addPeer) },
   { module: 'webtorrent/lib/torrent.js', member: 'Torrent.prototype._startDiscovery', access: ['wrap'], checked: 'start-up', why: 'per torrent: creates the tracker client whose responses carry crypto_flags', present: ({ modules }) => isFunction(modules.Torrent?.prototype?._startDiscovery) },
   { module: 'webtorrent/lib/torrent.js', member: 'torrent._getAnnounceOpts', access: ['wrap'], checked: 'first instance', instance: { kind: 'torrent', field: '_getAnnounceOpts' }, why: 'per torrent: supportcrypto / requirecrypto in every announce' },
@@ -135,7 +139,8 @@ const FILES: Record<SurfaceMember['module'], string> = {
   'webtorrent/lib/peer.js': 'lib/peer.js',
   'webtorrent/lib/conn-pool.js': 'lib/conn-pool.js',
   'webtorrent/lib/torrent.js': 'lib/torrent.js',
-  'bittorrent-protocol': 'bittorrent-protocol'
+  'bittorrent-protocol': 'bittorrent-protocol',
+  'node:net': 'node:net'
 }
 
 function describe (row: SurfaceMember): string {

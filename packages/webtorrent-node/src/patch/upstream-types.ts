@@ -81,6 +81,8 @@ export interface UpstreamClient extends EventEmitter {
   destroyed: boolean
   /** The constructor's PE level, mapped to a policy in register mode. */
   secure?: number
+  /** The listening sockets (absent where webtorrent has no ConnPool, and after destroy). */
+  _connPool?: UpstreamConnPool | null
   add (...args: unknown[]): UpstreamTorrent
 }
 
@@ -90,6 +92,8 @@ export interface UpstreamConnPool {
   _client: UpstreamClient | null
   /** Accepted connections not yet handed to a torrent: a destroyed client closes them (null once destroyed). */
   _pendingConns: Set<UpstreamConn> | null
+  /** The TCP listener (null once the pool is destroyed). */
+  tcpServer?: import('node:net').Server | null
   _onConnection (conn: UpstreamConn, type: Transport): void
 }
 
