@@ -1,6 +1,6 @@
 /**
  * A legitimate incoming handshake as the load and flood benchmarks time it: connect from a chosen local
- * address, MSE initiator (RC4 required) with the BitTorrent handshake as IA, done when the responder's
+ * address, MSE initiator (`required`) with the BitTorrent handshake as IA, done when the responder's
  * 68-byte BitTorrent handshake has arrived decrypted.
  */
 import net from 'node:net'
@@ -50,12 +50,15 @@ export function mergeShares (shares: InitiatorShare[], count: number): Initiator
   return { count, completed: times.length, failures, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), elapsedMs, handshakesPerS: times.length / (elapsedMs / 1000), cpuMs: shares.reduce((sum, s) => sum + s.cpuMs, 0) }
 }
 
-function bittorrentHandshake (infoHash: Buffer): Buffer {
+export function bittorrentHandshake (infoHash: Buffer): Buffer {
   return Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol'), Buffer.alloc(8), infoHash, randomBytes(20)])
 }
 
-/** One connection: resolves with its completion time in ms, or a failure cause. */
-export async function oneHandshake (port: number, infoHash: Buffer, localAddress: string): Promise<number | string> {
+/**
+ * One connection: resolves with its completion time in ms, or a failure cause. `plaintext`: no MSE, the
+ * BitTorrent handshake in clear (a responder with encryption off), through the same stream.
+ */
+export async function oneHandshake (port: number, infoHash: Buffer, localAddress: string, encryption: 'mse' | 'plaintext' = 'mse'): Promise<number | string> {
   return await new Promise(resolve => {
     const started = performance.now()
     const socket = net.connect({ port, host: '127.0.0.1', localAddress })
@@ -63,7 +66,7 @@ export async function oneHandshake (port: number, infoHash: Buffer, localAddress
     let connectedAt: number | undefined
     socket.on('error', (err: NodeJS.ErrnoException) => { socketError ??= err.code ?? err.message })
     socket.once('connect', () => { connectedAt = performance.now() })
-    const stream = new MseStream(socket, { role: 'initiator', policy: 'required', infoHash })
+    const stream = new MseStream(socket, { role: 'initiator', policy: encryption === 'mse' ? 'required' : 'disabled', infoHash })
     let received = 0
     let settled = false
     const finish = (result: number | string): void => {

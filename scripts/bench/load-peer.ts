@@ -4,26 +4,35 @@
  *   responder ours|upstream       a seeding client on 127.0.0.1:0; sends {ready: {port, infoHash}}. On
  *                                 'start' it begins recording its event-loop delay; on 'stop' it sends
  *                                 {responder: ResponderReport}.
- *   initiator <port> <infoHash> <offset> <count> <addresses> <firstOctets>
+ *   responder plaintext           the same with upstream webtorrent 3.0.21, `secure: 0`: no encryption at all
+ *                                 (with our listen backlog, so that only the encryption differs from ours).
+ *   initiator <port> <infoHash> <offset> <count> <addresses> <firstOctets> <mse|plaintext>
  *                                 on 'go', opens <count> connections at once from local addresses
- *                                 <firstOctets>.A.B, runs an MSE handshake (RC4 required) with the BitTorrent
- *                                 handshake as IA on each, and times it until the responder's 68-byte
- *                                 BitTorrent handshake has arrived decrypted; sends {initiator: InitiatorShare}.
+ *                                 <firstOctets>.A.B, runs an MSE handshake (`required`; our initiator, which
+ *                                 also offers AES-128-CTR in its authenticated extension: ours takes it,
+ *                                 upstream ignores it and runs RC4) with the BitTorrent handshake as IA on
+ *                                 each, or sends the BitTorrent handshake in clear (plaintext), and times it
+ *                                 until the responder's 68-byte BitTorrent handshake has arrived (decrypted);
+ *                                 sends {initiator: InitiatorShare}.
  *   idle                          a process doing nothing but recording its own event-loop delay between
  *                                 'start' and 'stop' ({idle: {loopDelayMs}}): the machine's noise floor.
  *
  * ours: webtorrent-node's client, `encryption: 'required'`, the default handshake budget. upstream:
- * webtorrent 3.0.21 with `secure: 2` (bittorrent-protocol's own PE, RC4 only). Both TCP only, no discovery.
+ * webtorrent 3.0.21 with `secure: 2` (bittorrent-protocol's own PE, RC4 only). plaintext: webtorrent 3.0.21
+ * with `secure: 0`, what webtorrent itself costs per accepted connection. All TCP only, no discovery.
  */
 import { randomBytes } from 'node:crypto'
+import net from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import MemoryChunkStore from 'memory-chunk-store'
+import { SkeyRegistry } from 'mse-core'
+import { MseStream } from 'mse-wire'
 import UpstreamWebTorrent from 'webtorrent'
-import WebTorrent, { LOOPBACK_ONLY } from 'webtorrent-node'
-import { oneHandshake, type InitiatorShare } from './handshake-probe.js'
+import WebTorrent, { DEFAULT_LISTEN_BACKLOG, LOOPBACK_ONLY, setListenBacklog } from 'webtorrent-node'
+import { bittorrentHandshake, oneHandshake, type InitiatorShare } from './handshake-probe.js'
 import { startWindowProfile } from './window-profile.js'
 
-export type LoadContender = 'ours' | 'upstream'
+export type LoadContender = 'ours' | 'upstream' | 'plaintext'
 
 export interface ResponderReport {
   /** Event-loop delay while the handshakes ran (ms): how late a 1 ms timer fired. */
@@ -39,6 +48,9 @@ export interface ResponderReport {
 
 /** Loop-delay sampling interval. Node records each interval's length; the delay is the part past it. */
 const LOOP_RESOLUTION_MS = 1
+/** Warm-up of each initiator process: rounds of handshakes in parallel, in-process (see warmUp). */
+const WARM_UP_ROUNDS = 4
+const WARM_UP_PER_ROUND = 25
 
 export interface LoopDelay { p50: number, p99: number, max: number }
 
@@ -71,7 +83,12 @@ async function runResponder (contender: LoadContender): Promise<void> {
   const options = { ...LOOPBACK_ONLY }
   let client: any
   if (contender === 'ours') client = new WebTorrent({ ...options, encryption: 'required' })
-  else {
+  else if (contender === 'plaintext') {
+    client = new UpstreamWebTorrent({ ...options, secure: 0 })
+    // The floor measures webtorrent's work per connection, not its 511-connection accept queue overflowing
+    // (SYNs dropped, a 1 s retransmit): it gets the backlog ours has.
+    setListenBacklog(client._connPool.tcpServer, DEFAULT_LISTEN_BACKLOG)
+  } else {
     const warn = console.warn
     console.warn = () => {} // upstream warns once that Node has no native RC4 (its JS fallback runs)
     try { client = new UpstreamWebTorrent({ ...options, secure: 2 }) } finally { console.warn = warn }
@@ -114,12 +131,35 @@ async function runResponder (contender: LoadContender): Promise<void> {
 }
 
 /**
+ * A new initiator process runs cold: its first handshakes would compile the MSE code and build the shared DH
+ * object (OpenSSL checks the prime) inside the measured burst, taking CPU from the load generator, not from
+ * the responder measured. So each one first runs handshakes against a responder of its own, in-process.
+ */
+async function warmUp (encryption: 'mse' | 'plaintext'): Promise<void> {
+  const infoHash = randomBytes(20)
+  const skeys = new SkeyRegistry()
+  skeys.add(infoHash)
+  const server = net.createServer(socket => {
+    const stream = new MseStream(socket, { role: 'responder', policy: encryption === 'mse' ? 'required' : 'tolerated', skeys, linger: false })
+    stream.on('error', () => {})
+    stream.on('data', () => { stream.write(bittorrentHandshake(infoHash)) })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  for (let round = 0; round < WARM_UP_ROUNDS; round++) {
+    await Promise.all(Array.from({ length: WARM_UP_PER_ROUND }, async () => await oneHandshake(port, infoHash, '127.0.0.1', encryption)))
+  }
+  await new Promise<void>(resolve => server.close(() => resolve()))
+}
+
+/**
  * Connections <offset> .. <offset + count - 1> of the burst; connection g comes from address g % addresses,
  * i.e. <firstOctets>.(a / 250).(a % 250 + 1). Starts on 'go', so that every initiator process starts at once.
  */
-async function runInitiator (port: number, infoHashHex: string, offset: number, count: number, addresses: number, firstOctets: string): Promise<void> {
+async function runInitiator (port: number, infoHashHex: string, offset: number, count: number, addresses: number, firstOctets: string, encryption: 'mse' | 'plaintext'): Promise<void> {
   const infoHash = Buffer.from(infoHashHex, 'hex')
   const addressOf = (g: number): string => `${firstOctets}.${Math.floor((g % addresses) / 250)}.${(g % addresses) % 250 + 1}`
+  if (process.env.LOAD_WARM !== 'off') await warmUp(encryption)
   await new Promise<void>(resolve => {
     process.on('message', message => { if (message === 'go') resolve() })
     process.send!({ ready: true })
@@ -130,7 +170,7 @@ async function runInitiator (port: number, infoHashHex: string, offset: number, 
   const startedAt = epoch()
   let endedAt = startedAt
   const results = await Promise.all(Array.from({ length: count }, async (_, i) => {
-    const result = await oneHandshake(port, infoHash, addressOf(offset + i))
+    const result = await oneHandshake(port, infoHash, addressOf(offset + i), encryption)
     if (typeof result === 'number') endedAt = Math.max(endedAt, epoch())
     return result
   }))
@@ -147,7 +187,7 @@ const run = role === 'idle'
   ? Promise.resolve(runIdle())
   : role === 'responder'
     ? runResponder(args[0] as LoadContender)
-    : runInitiator(Number(args[0]), args[1]!, Number(args[2]), Number(args[3]), Number(args[4]), args[5]!).then(() => process.exit(0))
+    : runInitiator(Number(args[0]), args[1]!, Number(args[2]), Number(args[3]), Number(args[4]), args[5]!, args[6] === 'plaintext' ? 'plaintext' : 'mse').then(() => process.exit(0))
 run.catch(err => {
   process.send!({ error: String(err?.stack ?? err) })
   process.exit(1)

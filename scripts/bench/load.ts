@@ -7,13 +7,18 @@
  * - ours:     webtorrent-node, `encryption: 'required'`, its default handshake budget (so the figures include
  *             what the budget refuses, printed as such).
  * - upstream: webtorrent 3.0.21 `secure: 2`, as default users run it (no --openssl-legacy-provider).
+ * - plaintext: webtorrent 3.0.21 `secure: 0`, the BitTorrent handshake in clear: what webtorrent itself
+ *   spends on each accepted connection (socket, Peer, Wire, extensions, teardown), which any encryption
+ *   inside webtorrent adds to. Its rate is the ceiling of ours, and the MSE layer's own CPU per handshake is
+ *   a contender's CPU per handshake minus this one's.
  *
  * The 1,000 connections come from 250 loopback addresses (127.1.0.1 ... 127.1.0.250), 4 each: on the
  * Internet, concurrent handshakes come from as many peers, and the budget limits per address. Before the
- * measured burst, 50 warm-up handshakes (127.2.0.x) let both responders compile their hot paths. The
+ * measured burst, 50 warm-up handshakes (127.2.0.x) let every responder compile its hot paths (and each
+ * initiator process warms up against a responder of its own first, load-peer.ts). The
  * responder records its event-loop delay (monitorEventLoopDelay, 1 ms resolution: how late a 1 ms timer
  * fires) from just before the burst until it is over. With 2 or more CPUs the responder is pinned to CPU 0
- * and the initiators to the others (taskset), for both contenders alike: the rate is the responder's, not
+ * and the initiators to the others (taskset), for every contender alike: the rate is the responder's, not
  * what is left of it once the load generator took its share of a small machine.
  *
  *   node --import tsx --conditions=source scripts/bench/load.ts [--connections=N] [--addresses=N]
@@ -44,11 +49,13 @@ export interface LoadBenchOptions {
 const CONTENDERS: Record<LoadContender, { legacyProvider: boolean }> = {
   // As the webtorrent-mse launcher starts node (OpenSSL RC4), and as a default upstream user runs it.
   ours: { legacyProvider: true },
-  upstream: { legacyProvider: false }
+  upstream: { legacyProvider: false },
+  plaintext: { legacyProvider: false }
 }
+const ENCRYPTION: Record<LoadContender, 'mse' | 'plaintext'> = { ours: 'mse', upstream: 'mse', plaintext: 'plaintext' }
 const RUN_TIMEOUT_MS = 180_000
 /**
- * The responder on a CPU of its own, the initiators (the load generator, the same for both contenders) on
+ * The responder on a CPU of its own, the initiators (the load generator, the same for every contender) on
  * the others: on a 2-CPU machine the initiators' CPU (~2.7 ms per handshake, as much as our responder's)
  * would otherwise come out of the responder's share, and the rate would measure the generator. Not pinned
  * on a single CPU, nor with LOAD_PIN=off (on a machine busy with other work, one CPU may be the busier one).
@@ -68,7 +75,7 @@ async function runOnce (script: string, contender: LoadContender, connections: n
     const initiate = async (count: number, addressCount: number, firstOctets: string): Promise<InitiatorReport> => {
       const per = Math.ceil(count / INITIATOR_PROCESSES)
       const initiators = Array.from({ length: INITIATOR_PROCESSES }, (_, k) => spawnPeer(script,
-        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets], { timeoutMs: RUN_TIMEOUT_MS, cpus: PINNING?.initiators }))
+        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets, ENCRYPTION[contender]], { timeoutMs: RUN_TIMEOUT_MS, cpus: PINNING?.initiators }))
       spawned.push(...initiators)
       await Promise.all(initiators.map(async i => await i.message(m => m?.ready as true | undefined)))
       for (const initiator of initiators) initiator.send('go')
@@ -108,8 +115,22 @@ export interface LoadBenchResult {
     pinning: { responder: string, initiators: string } | null
     /** ours: mseStats.budget after the burst (refused counts by reason). */
     budget: unknown
+    /**
+     * Responder CPU ms per completed handshake beyond webtorrent's own per-connection work (the plaintext
+     * contender's): what the encryption layer costs, ours and upstream's.
+     */
+    encryption_cpu_ms_per_handshake: { ours: number | null, upstream: number | null }
   }
-  ratios: { load_rate_ours_vs_upstream: number | null, load_cpu_rate_ours_vs_upstream: number | null }
+  ratios: {
+    load_rate_ours_vs_upstream: number | null
+    load_cpu_rate_ours_vs_upstream: number | null
+    /** webtorrent with no encryption at all vs upstream PE 2: the most any encryption inside webtorrent could reach. */
+    load_rate_plaintext_vs_upstream: number | null
+    /** ours as a share of webtorrent's rate with no encryption. */
+    load_rate_ours_vs_plaintext: number | null
+    /** The encryption layer's CPU per handshake, upstream's over ours. */
+    load_encryption_cpu_upstream_vs_ours: number | null
+  }
   runs: LoadRun[]
 }
 
@@ -119,14 +140,21 @@ export async function runLoadBench (options: LoadBenchOptions = {}): Promise<Loa
   const log = options.log ?? (() => {})
   const script = buildPeerScript(new URL('./load-peer.ts', import.meta.url))
   const runs: LoadRun[] = []
-  for (const contender of ['ours', 'upstream'] as const) {
+  for (const contender of ['ours', 'upstream', 'plaintext'] as const) {
     const run = await runOnce(script, contender, connections, addresses)
     const { initiator: i, responder: r } = run
     log(`  ${contender.padEnd(8)} ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(run.idleLoopDelayMs.p99, 1)}); responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(run.handshakesPerCpuS, 0)} handshakes per CPU s), initiators' CPU ${fmt(i.cpuMs, 0)} ms; failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`)
     runs.push(run)
   }
   const of = (c: LoadContender): LoadRun => runs.find(r => r.contender === c)!
-  const both = <T>(pick: (run: LoadRun) => T): Record<LoadContender, T> => ({ ours: pick(of('ours')), upstream: pick(of('upstream')) })
+  const both = <T>(pick: (run: LoadRun) => T): Record<LoadContender, T> => ({ ours: pick(of('ours')), upstream: pick(of('upstream')), plaintext: pick(of('plaintext')) })
+  const cpuMsPerHandshake = (run: LoadRun): number | null => run.initiator.completed > 0 ? run.responder.cpuMs / run.initiator.completed : null
+  const encryptionCpu = (contender: LoadContender): number | null => {
+    const total = cpuMsPerHandshake(of(contender))
+    const floor = cpuMsPerHandshake(of('plaintext'))
+    return total === null || floor === null ? null : total - floor
+  }
+  const encryptionCpuMs = { ours: encryptionCpu('ours'), upstream: encryptionCpu('upstream') }
   const rate = both(r => round(r.initiator.handshakesPerS, 1))
   return {
     load: {
@@ -141,11 +169,15 @@ export async function runLoadBench (options: LoadBenchOptions = {}): Promise<Loa
       connections,
       addresses,
       pinning: PINNING ?? null,
-      budget: of('ours').responder.budget
+      budget: of('ours').responder.budget,
+      encryption_cpu_ms_per_handshake: { ours: round(encryptionCpuMs.ours, 3), upstream: round(encryptionCpuMs.upstream, 3) }
     },
     ratios: {
       load_rate_ours_vs_upstream: round(ratio(rate.ours, rate.upstream), 2),
-      load_cpu_rate_ours_vs_upstream: round(ratio(of('ours').handshakesPerCpuS, of('upstream').handshakesPerCpuS), 2)
+      load_cpu_rate_ours_vs_upstream: round(ratio(of('ours').handshakesPerCpuS, of('upstream').handshakesPerCpuS), 2),
+      load_rate_plaintext_vs_upstream: round(ratio(rate.plaintext, rate.upstream), 2),
+      load_rate_ours_vs_plaintext: round(ratio(rate.ours, rate.plaintext), 2),
+      load_encryption_cpu_upstream_vs_ours: round(ratio(encryptionCpuMs.upstream, encryptionCpuMs.ours), 1)
     },
     runs
   }
@@ -153,7 +185,7 @@ export async function runLoadBench (options: LoadBenchOptions = {}): Promise<Loa
 
 export const loadSection: Section = {
   name: 'load',
-  description: '1,000 concurrent incoming MSE handshakes: ours (default budget) vs upstream secure: 2, responders in their own processes',
+  description: '1,000 concurrent incoming MSE handshakes: ours (default budget) vs upstream secure: 2, and webtorrent with no encryption as the floor, responders in their own processes',
   async run (): Promise<SectionReport> {
     const result = await runLoadBench({ log: line => console.log(line) })
     const { load } = result
@@ -161,16 +193,18 @@ export const loadSection: Section = {
     const rows: Row[] = [
       ['handshakes/s (1,000 at once)', fmt(load.handshakes_per_s.ours, 0), `${fmt(load.handshakes_per_s.upstream, 0)} upstream PE 2`, fmtRatio(result.ratios.load_rate_ours_vs_upstream), '>= 10x'],
       ['handshakes per responder CPU second', fmt(load.handshakes_per_cpu_s.ours, 0), fmt(load.handshakes_per_cpu_s.upstream, 0), fmtRatio(result.ratios.load_cpu_rate_ours_vs_upstream), '(detail: a core to itself)'],
+      ['webtorrent with no encryption (secure: 0): handshakes/s', fmt(load.handshakes_per_s.plaintext, 0), fmt(load.handshakes_per_s.upstream, 0), fmtRatio(result.ratios.load_rate_plaintext_vs_upstream), `the ceiling of any encryption inside webtorrent; ours reaches ${fmtRatio(result.ratios.load_rate_ours_vs_plaintext)} of it`],
+      ['encryption CPU ms per handshake (beyond webtorrent\'s own)', fmt(load.encryption_cpu_ms_per_handshake.ours, 2), fmt(load.encryption_cpu_ms_per_handshake.upstream, 2), fmtRatio(result.ratios.load_encryption_cpu_upstream_vs_ours), `webtorrent's own: ${fmt(1000 / (load.handshakes_per_cpu_s.plaintext ?? NaN), 2)} ms per connection`],
       ['completion p50 ms', fmt(load.p50_ms.ours, 0), fmt(load.p50_ms.upstream, 0), '', ''],
       ['completion p99 ms', fmt(load.p99_ms.ours, 0), fmt(load.p99_ms.upstream, 0), '', ''],
       ['responder event-loop delay p99 ms', fmt(loopTarget, 1), fmt(load.loop_delay_p99_ms.upstream, 1), '', '< 20 ms for ours'],
       ['idle process alongside, loop delay p99 ms', fmt(load.idle_loop_delay_p99_ms.ours, 1), fmt(load.idle_loop_delay_p99_ms.upstream, 1), '', 'the machine\'s own noise'],
-      ['completed', `${load.completed.ours}/${load.connections}`, `${load.completed.upstream}/${load.connections}`, '', `failures: ours ${JSON.stringify(load.failures.ours)}, upstream ${JSON.stringify(load.failures.upstream)}`]
+      ['completed', `${load.completed.ours}/${load.connections}`, `${load.completed.upstream}/${load.connections}`, '', `failures: ours ${JSON.stringify(load.failures.ours)}, upstream ${JSON.stringify(load.failures.upstream)}, no encryption ${JSON.stringify(load.failures.plaintext)} (${load.completed.plaintext}/${load.connections})`]
     ]
     // The loop-delay target is an absolute bound, expressed as a ratio (20 ms / measured) so it fits the table.
     const loopRatio = loopTarget === null ? null : round(20 / Math.max(loopTarget, 0.01), 2)
     return {
-      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, pinning: load.pinning, budget: load.budget }, detail: { load_runs: result.runs } },
+      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, pinning: load.pinning, budget: load.budget, encryption_cpu_ms_per_handshake: load.encryption_cpu_ms_per_handshake }, detail: { load_runs: result.runs } },
       ratios: { ...result.ratios, load_loop_delay_headroom: loopRatio },
       targets: [
         target('load: handshakes/s ours / upstream PE 2 >= 10x', 'load_rate_ours_vs_upstream', result.ratios.load_rate_ours_vs_upstream, 10),
@@ -179,7 +213,7 @@ export const loadSection: Section = {
       rows,
       notes: [
         `${load.connections} connections from ${load.addresses} loopback addresses; ours refused by budget: ${JSON.stringify((load.budget as any)?.refused ?? {})}`,
-        load.pinning ? `responder pinned to CPU ${load.pinning.responder}, initiators to CPU ${load.pinning.initiators} (taskset), for both contenders` : 'not pinned (one CPU, or LOAD_PIN=off)',
+        load.pinning ? `responder pinned to CPU ${load.pinning.responder}, initiators to CPU ${load.pinning.initiators} (taskset), for every contender` : 'not pinned (one CPU, or LOAD_PIN=off)',
         'completion = connect() until the responder\'s BitTorrent handshake arrived decrypted (the initiator sends its own as IA)'
       ]
     }

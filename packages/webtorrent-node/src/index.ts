@@ -4,6 +4,7 @@ export { assertCompatibleWebTorrent, IncompatibleWebTorrentError, SURFACE, type 
 export { PeerMemory, type PeerKnowledge, type MseEvidence } from './dial/peer-memory.js'
 export { firstConnectMode, fallbackMode, type ConnectMode } from './dial/dial-plan.js'
 export type { MseStats, PeerConnectionInfo } from './stats.js'
+export { DEFAULT_LISTEN_BACKLOG, setListenBacklog } from './patch/listen-backlog.js'
 export { CONNECTION_FAILURE_EVENT, type ConnectionFailure } from './connection-failure.js'
 export type { EncryptionPolicy } from 'mse-core'
 export type { Torrent, TorrentFile, TorrentId, WebTorrentClass, WebTorrentClient, Wire } from './webtorrent-api.js'
