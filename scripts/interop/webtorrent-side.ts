@@ -78,6 +78,32 @@ export async function addPeerWhenReady (torrent: Torrent, address: string, port:
   torrent.addPeer(`${address}:${port}`)
 }
 
+/**
+ * Resolves once webtorrent has given up `count` connection attempts to `address:port` (each failed dial
+ * ends in `torrent.removePeer` with the peer's address as its id; webtorrent redials after 1 s, 5 s, ...).
+ * For tests where an unmodified webtorrent's connection must fail: it reports no event of its own for that.
+ * Call before `addPeerWhenReady`, so that no attempt ends unseen.
+ */
+export async function attemptsEnded (torrent: Torrent, address: string, port: number, count: number, timeoutMs = 30000): Promise<void> {
+  const id = `${address}:${port}`
+  // webtorrent's Torrent type does not declare removePeer's argument as it is called (a Peer or its id).
+  const swarm = torrent as unknown as { removePeer: (peer: unknown) => void }
+  const original = swarm.removePeer
+  let ended = 0
+  let reached: () => void = () => {}
+  const done = new Promise<void>(resolve => { reached = resolve })
+  swarm.removePeer = function (this: unknown, peer: unknown) {
+    const peerId = (peer as { id?: unknown } | null)?.id ?? peer
+    if (peerId === id && ++ended >= count) reached()
+    return original.call(this, peer)
+  }
+  try {
+    await within(done, timeoutMs, `${count} ended connection attempts to ${id}`)
+  } finally {
+    swarm.removePeer = original
+  }
+}
+
 export function contentFile (dir: string, name: string): string {
   return join(dir, name)
 }

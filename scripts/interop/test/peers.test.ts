@@ -17,7 +17,7 @@ import { startCapture, type CaptureHandle } from '../capture.js'
 import { describeFlows, type CaptureAnalysis, type FlowKind } from '../flows.js'
 import { peerAvailability, requirePeers, optionalPeer, type RealPeer } from '../availability.js'
 import {
-  createWebTorrent, destroyWebTorrent, listeningPort, seedWith, downloadWith, addPeerWhenReady, waitDone, type Secure,
+  attemptsEnded, createWebTorrent, destroyWebTorrent, listeningPort, seedWith, downloadWith, addPeerWhenReady, waitDone, type Secure,
 } from '../webtorrent-side.js'
 import { makeTempDir, removeDir, sha256File, runningPids, type PeerHandle } from '../peers/common.js'
 import { sleep } from 'test-support'
@@ -212,8 +212,10 @@ describe('real peers on loopback (smoke tests against upstream webtorrent)', fun
       const { client } = await h.webtorrent(2)
       const cap = await h.capture([seeder.port])
       const torrent = downloadWith(client, t.torrentBuffer, join(h.dir, 'wt'))
+      // The first dial and webtorrent's redial 1 s later, both to their end.
+      const twoAttempts = attemptsEnded(torrent, seeder.address, seeder.port, 2)
       await addPeerWhenReady(torrent, seeder.address, seeder.port)
-      await sleep(5000)
+      await twoAttempts
       expect(torrent.downloaded).to.equal(0)
       const a = await cap?.stopAndAnalyse()
       show(a)
@@ -318,8 +320,9 @@ describe('real peers on loopback (smoke tests against upstream webtorrent)', fun
       const { client } = await h.webtorrent(2)
       const cap = await h.capture([ct.port])
       const torrent = downloadWith(client, t.torrentBuffer, join(h.dir, 'wt'))
+      const twoAttempts = attemptsEnded(torrent, ct.address, ct.port, 2)
       await addPeerWhenReady(torrent, ct.address, ct.port)
-      await sleep(4000)
+      await twoAttempts
       expect(torrent.downloaded).to.equal(0)
       const a = await cap?.stopAndAnalyse()
       show(a)
