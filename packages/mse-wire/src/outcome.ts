@@ -15,11 +15,6 @@ interface OutcomeBase {
    */
   secretHasLeadingZero?: boolean
   /**
-   * Set when ok: the initiator hashed an unpadded S for HASH('req3', S) (libtorrent <= 2.0.12) and our
-   * responder accepted it (mse-core's `HandshakeResult.peerHashedUnpaddedSecret`).
-   */
-  peerHashedUnpaddedSecret?: boolean
-  /**
    * The peer proved with a valid tag of this project's PadC/PadD extension that it is one of ours, so it
    * speaks MSE. Also true on failure with `negotiation-tampered`: someone on the path changed the
    * negotiation; the peer itself speaks MSE and must never be redialled in plaintext.
@@ -37,6 +32,11 @@ export interface MseSuccess extends OutcomeBase {
   method: NegotiatedMethod
   /** Hex info hash (SKEY) used or matched; absent for plaintext connections. */
   infoHash?: string
+  /**
+   * Our responder accepted an initiator that hashed an unpadded S for HASH('req3', S) (libtorrent <= 2.0.12;
+   * mse-core's `HandshakeResult.peerHashedUnpaddedSecret`).
+   */
+  peerHashedUnpaddedSecret?: boolean
   error?: undefined
   failedStage?: undefined
   peerSentNoKey?: undefined
@@ -57,6 +57,7 @@ export interface MseFailure extends OutcomeBase {
   peerSentNoKey: boolean
   method?: undefined
   infoHash?: undefined
+  peerHashedUnpaddedSecret?: undefined
 }
 
 /** How a connection's handshake ended. Reported once per stream, as an event and a promise. */
