@@ -43,7 +43,8 @@ export async function loadUpstreamMse (): Promise<UpstreamMseModule> {
 }
 
 export async function loadUpstreamWire (): Promise<UpstreamWireConstructor> {
-  // @ts-ignore -- bittorrent-protocol ships no type declarations (its shape is declared above)
-  const module = await import('bittorrent-protocol') as { default: UpstreamWireConstructor }
+  // By the resolved URL, like mse.js: the same module instance as the bare name, typed by the shape above
+  // rather than by the shared declaration in types/, which the bench's narrower view does not overlap.
+  const module = await import(indexUrl) as { default: UpstreamWireConstructor }
   return module.default
 }
