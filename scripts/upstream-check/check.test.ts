@@ -5,8 +5,8 @@
  * `bittorrent-protocol` are the npm releases with the series applied and `pristine-webtorrent` /
  * `pristine-bittorrent-protocol` are the same releases as published. Each check is one test:
  * - the pristine releases crash on 96 zero bytes, accept a one-byte downgrade of `secure: 2`, accept a
- *   plaintext handshake at `secure: 2`, and never fall back to plaintext at `secure: 1`;
- * - the patched releases do none of that;
+ *   plaintext handshake at `secure: 2`, never fall back to plaintext at `secure: 1`, and ignore `listenBacklog`;
+ * - the patched releases do none of that (their TCP listener takes the `listenBacklog` it is given);
  * - the series' own new tape test files pass, run as upstream runs them;
  * - the patched releases interoperate with Debian's libtorrent (RC4 both ways; plaintext fallback against
  *   pe_disabled) and with this project's client, downloads checked by SHA-256, through scripts/interop/;
@@ -19,7 +19,7 @@ import { createDiffieHellman, randomBytes } from 'node:crypto'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { expect } from 'chai'
-import { within } from 'test-support'
+import { NODE_DEFAULT_BACKLOG, listenBacklogOf, somaxconn, within } from 'test-support'
 import type { PeerHandle } from '../interop/peers/common.js'
 import type { RandomTorrent } from '../interop/torrents.js'
 import type { Secure } from '../interop/webtorrent-side.js'
@@ -33,6 +33,9 @@ const here = dirname(fileURLToPath(import.meta.url))
 // webtorrent-node's own upstream listener fixture, given the module to load.
 const LISTENER = join(here, '..', '..', 'packages', 'webtorrent-node', 'test', 'fixtures', 'upstream-listener.mjs')
 const nodeModules = join(here, '..', '..', 'node_modules')
+
+/** Every discovery mechanism off and TCP only: these clients talk only to the loopback peers added by hand. */
+const QUIET = { dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false, utPex: false, webSeeds: false, utp: false }
 
 const BT_PROTOCOL = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol')])
 const isPlaintextHandshake = (first: Buffer): boolean => first.length >= 20 && first.subarray(0, 20).equals(BT_PROTOCOL)
@@ -203,7 +206,7 @@ async function dialsTo (WebTorrent: any, secure: Secure, count: number): Promise
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   cleanups.push(() => new Promise(resolve => server.close(resolve)))
-  const client = new WebTorrent({ dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false, utPex: false, webSeeds: false, utp: false, secure })
+  const client = new WebTorrent({ ...QUIET, secure })
   client.on('error', () => {})
   cleanups.push(() => new Promise(resolve => client.destroy(resolve)))
   const torrent = client.add(randomBytes(20).toString('hex'), { announce: [] })
@@ -213,6 +216,25 @@ async function dialsTo (WebTorrent: any, secure: Secure, count: number): Promise
 }
 
 const kinds = (firsts: Buffer[]): string[] => firsts.map(f => isPlaintextHandshake(f) ? 'plaintext' : 'mse')
+
+// ---------------------------------------------------------------------------------------------------------
+// The TCP listener's backlog in webtorrent
+
+/** The backlog the kernel holds for the TCP listener of a client built with `opts`. */
+async function listenerBacklog (WebTorrent: any, opts: object): Promise<number> {
+  const client = new WebTorrent({ ...QUIET, ...opts })
+  client.on('error', () => {})
+  cleanups.push(() => side.destroyWebTorrent(client))
+  return listenBacklogOf(await side.listeningPort(client))
+}
+
+/** At or below Node's default, the kernel's cap hides whether the option reached listen(). */
+function requireSomaxconnAboveDefault (ctx: Mocha.Context): void {
+  if (somaxconn() <= NODE_DEFAULT_BACKLOG) {
+    ctx.test!.title += ` (skipped: net.core.somaxconn ${somaxconn()} <= ${NODE_DEFAULT_BACKLOG})`
+    ctx.skip()
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Real peers
@@ -276,6 +298,11 @@ describe('pristine bittorrent-protocol 5.0.9 + webtorrent 3.0.21 (as published)'
   it('secure 1 never falls back: a peer that hangs up on the PE key gets the PE key again on the reconnect', async function () {
     expect(kinds(await dialsTo(PristineWebTorrent, 1, 2))).to.deep.equal(['mse', 'mse'])
   })
+
+  it('listenBacklog is ignored: the TCP listener keeps Node\'s default backlog (511)', async function () {
+    requireSomaxconnAboveDefault(this)
+    expect(await listenerBacklog(PristineWebTorrent, { listenBacklog: 1000 })).to.equal(NODE_DEFAULT_BACKLOG)
+  })
 })
 
 describe('patched (upstream/ series applied to the same releases)', function () {
@@ -311,6 +338,12 @@ describe('patched (upstream/ series applied to the same releases)', function () 
   it('secure 2 never falls back: PE key on every dial', async function () {
     expect(kinds(await dialsTo(PatchedWebTorrent, 2, 2))).to.deep.equal(['mse', 'mse'])
   })
+
+  it('listenBacklog 1000: the TCP listener\'s backlog is 1000 (capped at somaxconn); without it Node\'s 511', async function () {
+    requireSomaxconnAboveDefault(this)
+    expect(await listenerBacklog(PatchedWebTorrent, { listenBacklog: 1000 })).to.equal(Math.min(1000, somaxconn()))
+    expect(await listenerBacklog(PatchedWebTorrent, {})).to.equal(NODE_DEFAULT_BACKLOG)
+  })
 })
 
 describe('the series\' own new tape test files, run as upstream runs them', function () {
@@ -319,7 +352,8 @@ describe('the series\' own new tape test files, run as upstream runs them', func
     ['bittorrent-protocol', 'test/mse-peer-input.js'],
     ['bittorrent-protocol', 'test/mse-dh.js'],
     ['bittorrent-protocol', 'test/mse-pad.js'],
-    ['webtorrent', 'test/node/encryption-fallback.js']
+    ['webtorrent', 'test/node/encryption-fallback.js'],
+    ['webtorrent', 'test/node/listen-backlog.js']
   ]
   for (const [pkg, file] of files) {
     it(`${pkg} ${file}`, async function () {
@@ -442,8 +476,8 @@ const CANARIES = [
 
 /** The upstream-facing files by default; UPSTREAM_CHECK_SUITE=full runs all of webtorrent-node's tests. */
 const FORWARD_FILES = process.env.UPSTREAM_CHECK_SUITE === 'full'
-  ? ['cli', 'connection-lifecycle', 'dial-plan', 'hostile-input', 'peer-memory', 'plaintext-peer', 'policy-matrix', 'register', 'seams', 'skey', 'tracker-hints', 'upstream-interop', 'webrtc-polyfill']
-  : ['seams', 'register', 'upstream-interop', 'hostile-input', 'plaintext-peer']
+  ? ['cli', 'connection-lifecycle', 'dial-plan', 'hostile-input', 'listen-backlog', 'peer-memory', 'plaintext-peer', 'policy-matrix', 'register', 'seams', 'skey', 'tracker-hints', 'upstream-interop', 'webrtc-polyfill']
+  : ['seams', 'register', 'upstream-interop', 'hostile-input', 'plaintext-peer', 'listen-backlog']
 
 interface MochaJsonTest { title: string, fullTitle: string, file: string, err: { message?: string } }
 

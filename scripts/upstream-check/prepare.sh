@@ -5,7 +5,7 @@
 # - copy this repository (sources copied, node_modules hard-linked: nothing is written through the links);
 # - node_modules/webtorrent and node_modules/bittorrent-protocol: the releases with the source part of
 #   upstream/*/ applied (index.js, mse.js, lib/, and the series' new test files; upstream/README.md says why
-#   test/mse.js and package.json are left out: the tarballs do not ship them);
+#   test/mse.js, package.json and docs/ are left out: the tarballs do not ship them);
 # - node_modules/pristine-webtorrent (with its own pristine-bittorrent-protocol): the releases as published.
 set -euo pipefail
 
@@ -32,8 +32,8 @@ unpack () { # unpack <tarball> <dir>
 apply_series () { # apply_series <package dir> <series dir>
   local patch
   for patch in "$2"/*.patch; do
-    # The tarballs ship no test/mse.js and a rewritten package.json; everything else applies as is.
-    (cd "$1" && git apply --exclude=test/mse.js --exclude=package.json "$patch") ||
+    # The tarballs ship no test/mse.js, no docs/ and a rewritten package.json; everything else applies as is.
+    (cd "$1" && git apply --exclude=test/mse.js --exclude=package.json --exclude='docs/*' "$patch") ||
       { say "$(basename "$patch") does not apply to $(basename "$1")"; exit 3; }
   done
 }
