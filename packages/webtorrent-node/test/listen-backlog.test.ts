@@ -3,29 +3,15 @@
  * raises it so that a burst of connections is queued instead of having its SYNs dropped. Read from the
  * kernel itself: for a listening socket, `ss`'s Send-Q column is its backlog (capped at somaxconn).
  */
-import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { expect } from 'chai'
+import { NODE_DEFAULT_BACKLOG, listenBacklogOf as kernelBacklog, somaxconn } from 'test-support'
 import WebTorrent from '../src/index.js'
 import { attachMseState } from '../src/client-state.js'
 import { DEFAULT_LISTEN_BACKLOG } from '../src/patch/listen-backlog.js'
 import type { UpstreamClient } from '../src/patch/upstream-types.js'
 import { Fixtures, QUIET, listening, portOf } from './helpers.js'
 
-/** Node's backlog when none is given (lib/net.js). */
-const NODE_DEFAULT_BACKLOG = 511
-const SOMAXCONN = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'))
-const effective = (backlog: number): number => Math.min(backlog, SOMAXCONN)
-
-/** The backlog of the listening TCP socket on `port`, as the kernel reports it. */
-function kernelBacklog (port: number): number {
-  const lines = execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean)
-  expect(lines, `one listening socket on port ${port}`).to.have.length(1)
-  // State Recv-Q Send-Q Local Peer
-  const sendQ = Number(lines[0]!.trim().split(/\s+/)[2])
-  expect(Number.isInteger(sendQ), `ss line: ${lines[0]}`).to.equal(true)
-  return sendQ
-}
+const effective = (backlog: number): number => Math.min(backlog, somaxconn())
 
 describe('listen backlog', function () {
   this.timeout(20_000)
