@@ -21,12 +21,12 @@
  * and the initiators to the others (taskset), for every contender alike: the rate is the responder's, not
  * what is left of it once the load generator took its share of a small machine.
  *
- *   node --import tsx --conditions=source scripts/bench/load.ts [--connections=N] [--addresses=N]
+ *   node --import tsx --conditions=source scripts/bench/load.ts [--connections=N] [--addresses=N] [--rounds=N]
  */
 import { cpus } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { buildPeerScript, spawnPeer } from './child.js'
-import { fmt, fmtRatio, formatTable, ratio, round, target, type Row, type Section, type SectionReport } from './lib.js'
+import { fmt, fmtRatio, formatTable, median, ratio, round, target, type Row, type Section, type SectionReport } from './lib.js'
 import { mergeShares, type InitiatorReport, type InitiatorShare } from './handshake-probe.js'
 import type { LoadContender, LoopDelay, ResponderReport } from './load-peer.js'
 
@@ -43,6 +43,8 @@ export interface LoadRun {
 export interface LoadBenchOptions {
   connections?: number
   addresses?: number
+  /** Rounds of all three contenders, one after the other (default 3): figures are medians over rounds. */
+  rounds?: number
   log?: (line: string) => void
 }
 
@@ -62,6 +64,12 @@ const RUN_TIMEOUT_MS = 180_000
  */
 const PINNING = cpus().length >= 2 && process.env.LOAD_PIN !== 'off' ? { responder: '0', initiators: `1-${cpus().length - 1}` } : undefined
 const INITIATOR_PROCESSES = 4
+/**
+ * This machine is shared: one run of a contender can land on a busy second. Every round runs the three
+ * contenders back to back; a ratio is taken within each round, and the median over rounds is reported.
+ */
+const DEFAULT_ROUNDS = 3
+const CONTENDER_ORDER: readonly LoadContender[] = ['ours', 'upstream', 'plaintext']
 
 async function runOnce (script: string, contender: LoadContender, connections: number, addresses: number): Promise<LoadRun> {
   const execArgv = process.env.LOAD_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.LOAD_CPU_PROF}`] : []
@@ -100,6 +108,7 @@ async function runOnce (script: string, contender: LoadContender, connections: n
 
 export interface LoadBenchResult {
   load: {
+    /** Each figure is the median over the rounds; `completed` is the fewest of any round, `failures` the sum. */
     handshakes_per_s: Record<LoadContender, number | null>
     p50_ms: Record<LoadContender, number | null>
     p99_ms: Record<LoadContender, number | null>
@@ -111,6 +120,7 @@ export interface LoadBenchResult {
     failures: Record<LoadContender, Record<string, number>>
     connections: number
     addresses: number
+    rounds: number
     /** CPUs the responder and the initiators were pinned to (taskset), or null. */
     pinning: { responder: string, initiators: string } | null
     /** ours: mseStats.budget after the burst (refused counts by reason). */
@@ -137,50 +147,89 @@ export interface LoadBenchResult {
 export async function runLoadBench (options: LoadBenchOptions = {}): Promise<LoadBenchResult> {
   const connections = options.connections ?? 1000
   const addresses = options.addresses ?? 250
+  const rounds = options.rounds ?? DEFAULT_ROUNDS
   const log = options.log ?? (() => {})
   const script = buildPeerScript(new URL('./load-peer.ts', import.meta.url))
   const runs: LoadRun[] = []
-  for (const contender of ['ours', 'upstream', 'plaintext'] as const) {
-    const run = await runOnce(script, contender, connections, addresses)
-    const { initiator: i, responder: r } = run
-    log(`  ${contender.padEnd(8)} ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(run.idleLoopDelayMs.p99, 1)}); responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(run.handshakesPerCpuS, 0)} handshakes per CPU s), initiators' CPU ${fmt(i.cpuMs, 0)} ms; failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`)
-    runs.push(run)
+  for (let n = 1; n <= rounds; n++) {
+    for (const contender of CONTENDER_ORDER) {
+      const run = await runOnce(script, contender, connections, addresses)
+      runs.push(run)
+      log(`  ${rounds > 1 ? `round ${n}/${rounds} ` : ''}${describeRun(run)}`)
+    }
   }
-  const of = (c: LoadContender): LoadRun => runs.find(r => r.contender === c)!
-  const both = <T>(pick: (run: LoadRun) => T): Record<LoadContender, T> => ({ ours: pick(of('ours')), upstream: pick(of('upstream')), plaintext: pick(of('plaintext')) })
+  const runsOf = (contender: LoadContender): LoadRun[] => runs.filter(r => r.contender === contender)
+  /** A figure of each contender: the median over its rounds. */
+  const each = (pick: (run: LoadRun) => number | null): Record<LoadContender, number | null> => {
+    const of = (contender: LoadContender): number | null => {
+      const values = runsOf(contender).map(pick).filter((v): v is number => v !== null && Number.isFinite(v))
+      return values.length > 0 ? median(values) : null
+    }
+    return { ours: of('ours'), upstream: of('upstream'), plaintext: of('plaintext') }
+  }
+  /** A ratio between two contenders: taken within each round (side by side), then the median over rounds. */
+  const sideBySide = (pick: (sameRound: Record<LoadContender, LoadRun>) => number | null): number | null => {
+    const values: number[] = []
+    for (let k = 0; k < rounds; k++) {
+      const sameRound = { ours: runsOf('ours')[k]!, upstream: runsOf('upstream')[k]!, plaintext: runsOf('plaintext')[k]! }
+      const value = pick(sameRound)
+      if (value !== null && Number.isFinite(value)) values.push(value)
+    }
+    return values.length > 0 ? median(values) : null
+  }
   const cpuMsPerHandshake = (run: LoadRun): number | null => run.initiator.completed > 0 ? run.responder.cpuMs / run.initiator.completed : null
-  const encryptionCpu = (contender: LoadContender): number | null => {
-    const total = cpuMsPerHandshake(of(contender))
-    const floor = cpuMsPerHandshake(of('plaintext'))
+  /** CPU ms per handshake beyond the plaintext contender's, in the same round. */
+  const encryptionCpu = (sameRound: Record<LoadContender, LoadRun>, contender: LoadContender): number | null => {
+    const total = cpuMsPerHandshake(sameRound[contender])
+    const floor = cpuMsPerHandshake(sameRound.plaintext)
     return total === null || floor === null ? null : total - floor
   }
-  const encryptionCpuMs = { ours: encryptionCpu('ours'), upstream: encryptionCpu('upstream') }
-  const rate = both(r => round(r.initiator.handshakesPerS, 1))
+  const rate = (run: LoadRun): number => run.initiator.handshakesPerS
+  const failures = (contender: LoadContender): Record<string, number> => {
+    const merged: Record<string, number> = {}
+    for (const run of runsOf(contender)) for (const [cause, n] of Object.entries(run.initiator.failures)) merged[cause] = (merged[cause] ?? 0) + n
+    return merged
+  }
+  const rounded = (values: Record<LoadContender, number | null>, digits: number): Record<LoadContender, number | null> =>
+    ({ ours: round(values.ours, digits), upstream: round(values.upstream, digits), plaintext: round(values.plaintext, digits) })
+  const completed = (contender: LoadContender): number => Math.min(...runsOf(contender).map(r => r.initiator.completed))
   return {
     load: {
-      handshakes_per_s: rate,
-      p50_ms: both(r => round(r.initiator.p50Ms, 1)),
-      p99_ms: both(r => round(r.initiator.p99Ms, 1)),
-      loop_delay_p99_ms: both(r => round(r.responder.loopDelayMs.p99, 2)),
-      idle_loop_delay_p99_ms: both(r => round(r.idleLoopDelayMs.p99, 2)),
-      handshakes_per_cpu_s: both(r => round(r.handshakesPerCpuS, 1)),
-      completed: both(r => r.initiator.completed),
-      failures: both(r => r.initiator.failures),
+      handshakes_per_s: rounded(each(rate), 1),
+      p50_ms: rounded(each(r => r.initiator.p50Ms), 1),
+      p99_ms: rounded(each(r => r.initiator.p99Ms), 1),
+      loop_delay_p99_ms: rounded(each(r => r.responder.loopDelayMs.p99), 2),
+      idle_loop_delay_p99_ms: rounded(each(r => r.idleLoopDelayMs.p99), 2),
+      handshakes_per_cpu_s: rounded(each(r => r.handshakesPerCpuS), 1),
+      completed: { ours: completed('ours'), upstream: completed('upstream'), plaintext: completed('plaintext') },
+      failures: { ours: failures('ours'), upstream: failures('upstream'), plaintext: failures('plaintext') },
       connections,
       addresses,
+      rounds,
       pinning: PINNING ?? null,
-      budget: of('ours').responder.budget,
-      encryption_cpu_ms_per_handshake: { ours: round(encryptionCpuMs.ours, 3), upstream: round(encryptionCpuMs.upstream, 3) }
+      budget: runsOf('ours').at(-1)?.responder.budget,
+      encryption_cpu_ms_per_handshake: {
+        ours: round(sideBySide(r => encryptionCpu(r, 'ours')), 3),
+        upstream: round(sideBySide(r => encryptionCpu(r, 'upstream')), 3)
+      }
     },
     ratios: {
-      load_rate_ours_vs_upstream: round(ratio(rate.ours, rate.upstream), 2),
-      load_cpu_rate_ours_vs_upstream: round(ratio(of('ours').handshakesPerCpuS, of('upstream').handshakesPerCpuS), 2),
-      load_rate_plaintext_vs_upstream: round(ratio(rate.plaintext, rate.upstream), 2),
-      load_rate_ours_vs_plaintext: round(ratio(rate.ours, rate.plaintext), 2),
-      load_encryption_cpu_upstream_vs_ours: round(ratio(encryptionCpuMs.upstream, encryptionCpuMs.ours), 1)
+      load_rate_ours_vs_upstream: round(sideBySide(r => ratio(rate(r.ours), rate(r.upstream))), 2),
+      load_cpu_rate_ours_vs_upstream: round(sideBySide(r => ratio(r.ours.handshakesPerCpuS, r.upstream.handshakesPerCpuS)), 2),
+      load_rate_plaintext_vs_upstream: round(sideBySide(r => ratio(rate(r.plaintext), rate(r.upstream))), 2),
+      load_rate_ours_vs_plaintext: round(sideBySide(r => ratio(rate(r.ours), rate(r.plaintext))), 2),
+      load_encryption_cpu_upstream_vs_ours: round(sideBySide(r => ratio(encryptionCpu(r, 'upstream'), encryptionCpu(r, 'ours'))), 1)
     },
     runs
   }
+}
+
+function describeRun (run: LoadRun): string {
+  const { initiator: i, responder: r } = run
+  return `${run.contender.padEnd(9)} ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; ` +
+    `loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(run.idleLoopDelayMs.p99, 1)}); ` +
+    `responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(run.handshakesPerCpuS, 0)} handshakes per CPU s), initiators' CPU ${fmt(i.cpuMs, 0)} ms; ` +
+    `failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`
 }
 
 export const loadSection: Section = {
@@ -204,7 +253,7 @@ export const loadSection: Section = {
     // The loop-delay target is an absolute bound, expressed as a ratio (20 ms / measured) so it fits the table.
     const loopRatio = loopTarget === null ? null : round(20 / Math.max(loopTarget, 0.01), 2)
     return {
-      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, pinning: load.pinning, budget: load.budget, encryption_cpu_ms_per_handshake: load.encryption_cpu_ms_per_handshake }, detail: { load_runs: result.runs } },
+      results: { load: { handshakes_per_s: load.handshakes_per_s, p99_ms: load.p99_ms, loop_delay_p99_ms: load.loop_delay_p99_ms, p50_ms: load.p50_ms, idle_loop_delay_p99_ms: load.idle_loop_delay_p99_ms, handshakes_per_cpu_s: load.handshakes_per_cpu_s, completed: load.completed, failures: load.failures, connections: load.connections, addresses: load.addresses, rounds: load.rounds, pinning: load.pinning, budget: load.budget, encryption_cpu_ms_per_handshake: load.encryption_cpu_ms_per_handshake }, detail: { load_runs: result.runs } },
       ratios: { ...result.ratios, load_loop_delay_headroom: loopRatio },
       targets: [
         target('load: handshakes/s ours / upstream PE 2 >= 10x', 'load_rate_ours_vs_upstream', result.ratios.load_rate_ours_vs_upstream, 10),
@@ -212,7 +261,8 @@ export const loadSection: Section = {
       ],
       rows,
       notes: [
-        `${load.connections} connections from ${load.addresses} loopback addresses; ours refused by budget: ${JSON.stringify((load.budget as any)?.refused ?? {})}`,
+        `${load.connections} connections from ${load.addresses} loopback addresses; ours refused by budget (last round): ${JSON.stringify((load.budget as any)?.refused ?? {})}`,
+        `${load.rounds} rounds of the three contenders back to back: each figure is its median over rounds, each ratio the median of the rounds' side-by-side ratios`,
         load.pinning ? `responder pinned to CPU ${load.pinning.responder}, initiators to CPU ${load.pinning.initiators} (taskset), for every contender` : 'not pinned (one CPU, or LOAD_PIN=off)',
         'completion = connect() until the responder\'s BitTorrent handshake arrived decrypted (the initiator sends its own as IA)'
       ]
@@ -225,7 +275,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     const found = process.argv.find(a => a.startsWith(`--${name}=`))
     return found ? Number(found.split('=')[1]) : undefined
   }
-  const result = await runLoadBench({ connections: arg('connections'), addresses: arg('addresses'), log: line => console.log(line) })
+  const result = await runLoadBench({ connections: arg('connections'), addresses: arg('addresses'), rounds: arg('rounds'), log: line => console.log(line) })
   console.log(formatTable(['metric', 'ours', 'upstream', '', ''], [
     ['handshakes/s', fmt(result.load.handshakes_per_s.ours, 0), fmt(result.load.handshakes_per_s.upstream, 0), '', ''],
     ['p99 ms', fmt(result.load.p99_ms.ours, 0), fmt(result.load.p99_ms.upstream, 0), '', ''],
