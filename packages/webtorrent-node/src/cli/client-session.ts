@@ -1,7 +1,9 @@
 import { clientOptions, type NetworkOptions } from './options.js'
-import type { Output } from './output.js'
+import { debug, type Output } from './output.js'
 import { ProgressDisplay, type ProgressKind, type ProgressSample } from './progress.js'
 import { clientError, createClient, deferred, destroyClient, onTerminationSignal, whenListening, type Deferred } from './runtime.js'
+import { reportWarning } from './warnings.js'
+import { WireWatch } from './wire-watch.js'
 
 /**
  * One client for the lifetime of a `download` or `seed` command: started from the command's options,
@@ -33,6 +35,16 @@ export class ClientSession {
     this.finished.resolve(1)
   }
 
+  /**
+   * Follows a torrent of this session: its errors fail the command, its warnings are shown once, its
+   * connections are watched (a line each with --verbose).
+   */
+  follow (torrent: any, options: { verbose?: boolean }): WireWatch {
+    torrent.on('error', this.fail)
+    torrent.on('warning', (warning: unknown) => reportWarning(this.out, warning))
+    return new WireWatch(torrent, this.out, { announce: options.verbose === true })
+  }
+
   showProgress (kind: ProgressKind, sample: () => ProgressSample): void {
     this.stopProgress()
     this.display = new ProgressDisplay(this.out, kind, sample)
@@ -51,6 +63,7 @@ export class ClientSession {
   async run (cleanup: () => void | Promise<void>, onSignal: (signal: NodeJS.Signals) => void): Promise<number> {
     const removeSignalHandlers = onTerminationSignal(signal => {
       this.stopProgress()
+      debug('got %s', signal)
       onSignal(signal)
     })
     try {

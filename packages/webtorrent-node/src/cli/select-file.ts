@@ -27,3 +27,23 @@ export async function chooseFile (files: Array<{ path: string, length: number }>
     rl.close()
   }
 }
+
+/** The index of the largest file (what a player streams when no --select says otherwise). */
+export function largestFile (torrent: any): number {
+  let best = 0
+  torrent.files.forEach((file: any, i: number) => { if (file.length > torrent.files[best].length) best = i })
+  return best
+}
+
+/** `-s` alone: the files with their indexes, then exit (webtorrent-cli's behaviour). */
+export function listFiles (out: Output, torrent: any): void {
+  out.event('files', { files: torrent.files.map((file: any, index: number) => ({ index, path: file.path, length: file.length })) })
+  out.result('files:')
+  torrent.files.forEach((file: any, index: number) => out.result(`  ${String(index).padEnd(3)} ${file.path} (${formatBytes(file.length)})`))
+  out.result('select one with --select <index>, e.g. webtorrent-mse download "magnet:..." --select 0')
+}
+
+/** --select or -i named a file the torrent does not have. */
+export function noSuchFile (index: number, count: number): UsageError {
+  return new UsageError(`there is no file with index ${index}: the torrent has ${count} file${count === 1 ? '' : 's'} (run with -s alone to list them)`, 'bad-file-index')
+}

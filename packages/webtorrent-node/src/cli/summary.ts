@@ -1,6 +1,8 @@
 import type { MseStats } from '../index.js'
 import { averageSpeed, formatBytes, formatDuration, formatSpeed, table } from './format.js'
+import type { Output } from './output.js'
 import { formatSessionPeers, methodTotals, mseStatsRows, type WireReport } from './peers.js'
+import type { WireWatch } from './wire-watch.js'
 
 /**
  * What a transfer moved. Byte counts are piece data (payload) only: protocol messages and handshakes
@@ -20,6 +22,22 @@ export interface TransferSummary {
   stats: MseStats
 }
 
+/**
+ * The transfer of the torrents `watches` followed: their piece data and connections, the client's MSE
+ * stats; `torrent` gives a download's length and what was already on disk (a seed has neither).
+ */
+export function summarizeTransfer (watches: readonly WireWatch[], elapsedMs: number, stats: MseStats, torrent = { length: 0, alreadyOnDisk: 0 }): TransferSummary {
+  return {
+    length: torrent.length,
+    received: watches.reduce((sum, watch) => sum + watch.payloadReceived, 0),
+    alreadyOnDisk: torrent.alreadyOnDisk,
+    uploaded: watches.reduce((sum, watch) => sum + watch.payloadSent, 0),
+    elapsedMs,
+    reports: watches.flatMap(watch => watch.reports),
+    stats
+  }
+}
+
 /** The human summary printed when a transfer ends or is interrupted. */
 export function summaryLines (kind: 'download' | 'seed', s: TransferSummary): string[] {
   const head: Array<[string, string]> = []
@@ -29,6 +47,10 @@ export function summaryLines (kind: 'download' | 'seed', s: TransferSummary): st
   }
   head.push(['uploaded', `${formatBytes(s.uploaded)}${kind === 'seed' ? ` in ${formatDuration(s.elapsedMs)} (${formatSpeed(averageSpeed(s.uploaded, s.elapsedMs))} average)` : ''}`])
   return table([...head, ['peers', formatSessionPeers(s.reports)], ...mseStatsRows(s.stats)], '  ')
+}
+
+export function printSummary (out: Output, kind: 'download' | 'seed', s: TransferSummary): void {
+  for (const line of summaryLines(kind, s)) out.info(line)
 }
 
 /** The same, for JSON events. */

@@ -7,17 +7,17 @@ import { CliError, UsageError } from '../errors.js'
 import { formatBytes, formatDuration } from '../format.js'
 import { ClientSession } from '../client-session.js'
 import { ConnectionFailureWatch } from '../connection-failures.js'
-import { addNetworkOptions, addOutputOptions, addTransferOptions, withListDefaults, type TransferOptions } from '../options.js'
+import { addNetworkOptions, addOutputOptions, addTransferOptions, withListDefaults, type PlayerName, type TransferOptions } from '../options.js'
 import { ensureOutputDirectory } from '../output-dir.js'
 import { debug, type Output } from '../output.js'
 import { peerKey } from '../peers.js'
 import { checkPlayerAvailable, chosenPlayer, isNetworkPlayer, startPlayer } from '../players.js'
 import { sampleTorrent } from '../progress.js'
-import { chooseFile } from '../select-file.js'
-import { WireWatch } from '../wire-watch.js'
+import { chooseFile, largestFile, listFiles, noSuchFile } from '../select-file.js'
+import type { WireWatch } from '../wire-watch.js'
 import { ShellHooks } from '../shell-hooks.js'
 import { StreamServer } from '../stream-server.js'
-import { summaryFields, summaryLines, type TransferSummary } from '../summary.js'
+import { printSummary, summarizeTransfer, summaryFields, type TransferSummary } from '../summary.js'
 import { reportWarning } from '../warnings.js'
 import { hasMetadata, resolveTorrentId, type ResolvedTorrentId } from '../torrent-id.js'
 
@@ -42,177 +42,267 @@ export function defineDownload (program: Command, ctx: CliContext): void {
 /** Options that make no sense with several torrents (webtorrent-cli's list). */
 const SINGLE_TORRENT_ONLY = ['airplay', 'chromecast', 'dlna', 'mplayer', 'mpv', 'omx', 'vlc', 'iina', 'xbmc', 'stdout', 'select', 'subtitles', 'smplayer'] as const
 
-/** Per torrent: what the download of one torrent id needs to report and finish. */
-interface Job {
-  id: ResolvedTorrentId
-  torrent: any
-  watch: WireWatch
-  failures: ConnectionFailureWatch
-  /** Verified bytes already on disk when the torrent became ready. */
-  alreadyOnDisk: number
-  done: boolean
-  /** --select N: the one file downloaded. */
-  onlyFile?: any
+export async function download (torrentIdArgs: string[], options: TransferOptions, out: Output): Promise<number> {
+  checkTorrentIds(torrentIdArgs, options)
+  const player = chosenPlayer(options)
+  checkPlayerAvailable(player)
+  const ids = await Promise.all(torrentIdArgs.map(async id => await resolveTorrentId(id)))
+  const outDir = await outputDirectory(options, player !== undefined)
+  warnIfNoPeerSource(options, out)
+
+  const startedAt = Date.now()
+  const session = await ClientSession.start(options, out)
+  const run = new DownloadRun(session, options, out, { player, outDir, startedAt, single: ids.length === 1 })
+  run.reportClient()
+  run.startServer()
+  for (const id of ids) run.add(id)
+  return await run.untilFinished()
 }
 
-export async function download (torrentIdArgs: string[], options: TransferOptions, out: Output): Promise<number> {
+function checkTorrentIds (torrentIdArgs: string[], options: TransferOptions): void {
   if (torrentIdArgs.length === 0) throw new UsageError('missing torrent id: give a magnet URI, a .torrent file or URL, or an info hash')
   if (torrentIdArgs.length > 1) {
     for (const flag of SINGLE_TORRENT_ONLY) {
       if (options[flag] !== undefined && options[flag] !== false) throw new UsageError(`--${flag} cannot be used with several torrents`)
     }
   }
-  const player = chosenPlayer(options)
-  checkPlayerAvailable(player)
-  const streaming = player !== undefined
-  const ids = await Promise.all(torrentIdArgs.map(async id => await resolveTorrentId(id)))
+}
 
-  // webtorrent-cli's default: the current directory, or a temporary one when streaming.
+/** webtorrent-cli's default: the current directory, or a temporary one when streaming. */
+async function outputDirectory (options: TransferOptions, streaming: boolean): Promise<string> {
   const outDir = path.resolve(options.out ?? (streaming ? await mkdtemp(path.join(os.tmpdir(), 'webtorrent-mse-')) : process.cwd()))
   await ensureOutputDirectory(outDir)
-  const discovery = options.dht || options.tracker || options.lsd
-  if (!discovery && options.peer.length === 0) {
+  return outDir
+}
+
+function hasDiscovery (options: TransferOptions): boolean {
+  return options.dht || options.tracker || options.lsd
+}
+
+function warnIfNoPeerSource (options: TransferOptions, out: Output): void {
+  if (!hasDiscovery(options) && options.peer.length === 0) {
     out.warn('DHT, trackers and LSD are all off and no --peer was given: only peers that connect to us can be found')
   }
+}
 
-  const startedAt = Date.now()
-  const session = await ClientSession.start(options, out)
-  const { client, finished, fail } = session
-  const hooks = new ShellHooks(out)
-  void session.listening.then(port => out.info(`listening on port ${port}, encryption ${options.encryption}`))
-  client.on('warning', (warning: unknown) => reportWarning(out, warning))
+/** What `download` decided before the client started. */
+interface DownloadPlan {
+  player: PlayerName | undefined
+  outDir: string
+  startedAt: number
+  /** One torrent id: the only one with a live progress display. */
+  single: boolean
+}
 
-  const server = new StreamServer(client, out)
-  const serverReady = server.listen(options.port, isNetworkPlayer(player) ? '0.0.0.0' : '127.0.0.1').catch(fail)
+/** Per torrent: what the download of one torrent id needs to report and finish. */
+class DownloadJob {
+  /** Verified bytes already on disk when the torrent became ready. */
+  alreadyOnDisk = 0
+  done = false
+  /** --select N: the one file downloaded. */
+  onlyFile?: any
+  readonly failures: ConnectionFailureWatch
 
-  const jobs: Job[] = ids.map(id => startJob(id))
-  const single = jobs.length === 1
-
-  function startJob (id: ResolvedTorrentId): Job {
-    // --select N (not streaming): nothing selected at first, then only that file once the metadata is in.
-    const onlyFile = typeof options.select === 'number' && !streaming ? options.select : undefined
-    const torrent = client.add(id.id, {
-      path: outDir,
-      announce: options.announce.length > 0 ? options.announce : undefined,
-      deselect: onlyFile !== undefined
-    })
-    const watch = new WireWatch(torrent, out, { announce: options.verbose === true })
-    const failures = new ConnectionFailureWatch(client, out, { infoHash: () => torrent.infoHash, verbose: options.verbose })
-    const job: Job = { id, torrent, watch, failures, alreadyOnDisk: 0, done: false }
-    torrent.on('error', fail)
-    torrent.on('warning', (warning: unknown) => reportWarning(out, warning))
-    failures.onMismatch(() => checkUsablePeers(job))
-
-    torrent.once('infoHash', () => {
-      out.event('infoHash', { infoHash: torrent.infoHash })
-      out.info(`info hash ${torrent.infoHash}`)
-      for (const peer of options.peer) {
-        const added = torrent.addPeer(peer)
-        debug('addPeer %s: %s', peer, added)
-        if (!added) out.warn(`peer ${peer} was not added (invalid, blocked or a duplicate)`)
-      }
-      if (!hasMetadata(id)) out.info('fetching metadata from peers...')
-    })
-
-    torrent.once('ready', () => {
-      job.alreadyOnDisk = Number(torrent.downloaded) || 0
-      const files = torrent.files.map((file: any, index: number) => ({ index, path: path.join(torrent.path, file.path), length: file.length }))
-      out.event('metadata', { name: torrent.name, infoHash: torrent.infoHash, length: torrent.length, pieceLength: torrent.pieceLength, files, alreadyOnDisk: job.alreadyOnDisk })
-      if (options.select === true) {
-        listFiles(out, torrent)
-        finished.resolve(0)
-        return
-      }
-      if (onlyFile !== undefined) {
-        const file = torrent.files[onlyFile]
-        if (!file) {
-          fail(new UsageError(`there is no file with index ${onlyFile}: the torrent has ${files.length} file${files.length === 1 ? '' : 's'} (run with -s alone to list them)`, 'bad-file-index'))
-          return
-        }
-        // webtorrent's torrent `done` needs every file: the chosen file's own `done` ends this download.
-        job.onlyFile = file
-        file.select()
-        if (file.done) void Promise.resolve().then(async () => await onDone(job)).catch(fail)
-        else file.once('done', () => { onDone(job).catch(fail) })
-        out.info(`downloading ${file.path} (${formatBytes(file.length)}; file ${onlyFile} of ${torrent.name}) to ${outDir}`)
-      } else {
-        out.info(`downloading ${torrent.name} (${formatBytes(torrent.length)}, ${files.length} file${files.length === 1 ? '' : 's'}) to ${outDir}`)
-      }
-      if (job.alreadyOnDisk > 0) out.info(`${formatBytes(job.alreadyOnDisk)} already on disk (verified)`)
-      if (single && !torrent.done && !job.done) session.showProgress('download', () => sampleTorrent(job.onlyFile ?? torrent, watch))
-      if (streaming || options.interactiveSelect === true) void serverReady.then(() => startStreaming(job)).catch(fail)
-    })
-
-    torrent.once('done', () => { onDone(job).catch(fail) })
-    return job
+  constructor (readonly id: ResolvedTorrentId, readonly torrent: any, readonly watch: WireWatch, client: any, out: Output, verbose: boolean | undefined) {
+    this.failures = new ConnectionFailureWatch(client, out, { infoHash: () => torrent.infoHash, verbose })
   }
 
-  async function startStreaming (job: Job): Promise<void> {
+  summary (elapsedMs: number, stats: TransferSummary['stats']): TransferSummary {
+    return summarizeTransfer([this.watch], elapsedMs, stats, { length: Number(this.torrent.length) || 0, alreadyOnDisk: this.alreadyOnDisk })
+  }
+
+  stop (): void {
+    this.watch.stop()
+    this.failures.stop()
+  }
+}
+
+/**
+ * One `download` command once its client runs: the torrents it added, the HTTP server players stream
+ * from, the hooks; it finishes when every torrent is done (or a player quits, or a signal comes).
+ */
+class DownloadRun {
+  private readonly jobs: DownloadJob[] = []
+  private readonly hooks: ShellHooks
+  private readonly server: StreamServer
+  private serverReady: Promise<unknown> = Promise.resolve()
+
+  constructor (private readonly session: ClientSession, private readonly options: TransferOptions, private readonly out: Output, private readonly plan: DownloadPlan) {
+    this.hooks = new ShellHooks(out)
+    this.server = new StreamServer(session.client, out)
+  }
+
+  private get streaming (): boolean {
+    return this.plan.player !== undefined
+  }
+
+  reportClient (): void {
+    void this.session.listening.then(port => this.out.info(`listening on port ${port}, encryption ${this.options.encryption}`))
+    this.session.client.on('warning', (warning: unknown) => reportWarning(this.out, warning))
+  }
+
+  startServer (): void {
+    this.serverReady = this.server.listen(this.options.port, isNetworkPlayer(this.plan.player) ? '0.0.0.0' : '127.0.0.1').catch(this.session.fail)
+  }
+
+  add (id: ResolvedTorrentId): void {
+    const { client, fail } = this.session
+    // --select N (not streaming): nothing selected at first, then only that file once the metadata is in.
+    const onlyFile = typeof this.options.select === 'number' && !this.streaming ? this.options.select : undefined
+    const torrent = client.add(id.id, {
+      path: this.plan.outDir,
+      announce: this.options.announce.length > 0 ? this.options.announce : undefined,
+      deselect: onlyFile !== undefined
+    })
+    const job = new DownloadJob(id, torrent, this.session.follow(torrent, this.options), client, this.out, this.options.verbose)
+    this.jobs.push(job)
+    job.failures.onMismatch(() => this.checkUsablePeers(job))
+    torrent.once('infoHash', () => this.onInfoHash(job))
+    torrent.once('ready', () => this.onReady(job, onlyFile))
+    torrent.once('done', () => { this.onDone(job).catch(fail) })
+  }
+
+  /** Waits for the end (done, failed or a signal), then cleans up; the exit code. */
+  async untilFinished (): Promise<number> {
+    return await this.session.run(async () => await this.cleanup(), signal => this.onSignal(signal))
+  }
+
+  private onInfoHash ({ id, torrent }: DownloadJob): void {
+    this.out.event('infoHash', { infoHash: torrent.infoHash })
+    this.out.info(`info hash ${torrent.infoHash}`)
+    for (const peer of this.options.peer) {
+      const added = torrent.addPeer(peer)
+      debug('addPeer %s: %s', peer, added)
+      if (!added) this.out.warn(`peer ${peer} was not added (invalid, blocked or a duplicate)`)
+    }
+    if (!hasMetadata(id)) this.out.info('fetching metadata from peers...')
+  }
+
+  private onReady (job: DownloadJob, onlyFile: number | undefined): void {
     const { torrent } = job
-    let index = typeof options.select === 'number' ? options.select : largestFile(torrent)
-    if (options.interactiveSelect === true && torrent.files.length > 1) {
-      session.stopProgress()
-      index = await chooseFile(torrent.files, out)
-      if (!streaming) {
-        torrent.deselect(0, torrent.pieces.length - 1, 0)
-        torrent.files.forEach((file: any, i: number) => i === index ? file.select() : file.deselect())
-        if (single && !torrent.done) session.showProgress('download', () => sampleTorrent(torrent, job.watch))
+    job.alreadyOnDisk = Number(torrent.downloaded) || 0
+    const files = torrent.files.map((file: any, index: number) => ({ index, path: path.join(torrent.path, file.path), length: file.length }))
+    this.out.event('metadata', { name: torrent.name, infoHash: torrent.infoHash, length: torrent.length, pieceLength: torrent.pieceLength, files, alreadyOnDisk: job.alreadyOnDisk })
+    if (this.options.select === true) {
+      listFiles(this.out, torrent)
+      this.session.finished.resolve(0)
+      return
+    }
+    if (onlyFile !== undefined) {
+      if (!this.downloadOnlyFile(job, onlyFile)) return
+    } else {
+      this.out.info(`downloading ${torrent.name} (${formatBytes(torrent.length)}, ${files.length} file${files.length === 1 ? '' : 's'}) to ${this.plan.outDir}`)
+    }
+    if (job.alreadyOnDisk > 0) this.out.info(`${formatBytes(job.alreadyOnDisk)} already on disk (verified)`)
+    if (this.plan.single && !torrent.done && !job.done) this.session.showProgress('download', () => sampleTorrent(job.onlyFile ?? torrent, job.watch))
+    if (this.streaming || this.options.interactiveSelect === true) void this.serverReady.then(async () => await this.startStreaming(job)).catch(this.session.fail)
+  }
+
+  /** --select N: selects file N; false (and the command failed) when there is none. */
+  private downloadOnlyFile (job: DownloadJob, index: number): boolean {
+    const { torrent } = job
+    const file = torrent.files[index]
+    if (!file) {
+      this.session.fail(noSuchFile(index, torrent.files.length))
+      return false
+    }
+    // webtorrent's torrent `done` needs every file: the chosen file's own `done` ends this download.
+    job.onlyFile = file
+    file.select()
+    if (file.done) void Promise.resolve().then(async () => await this.onDone(job)).catch(this.session.fail)
+    else file.once('done', () => { this.onDone(job).catch(this.session.fail) })
+    this.out.info(`downloading ${file.path} (${formatBytes(file.length)}; file ${index} of ${torrent.name}) to ${this.plan.outDir}`)
+    return true
+  }
+
+  private async startStreaming (job: DownloadJob): Promise<void> {
+    const { torrent } = job
+    let index = typeof this.options.select === 'number' ? this.options.select : largestFile(torrent)
+    if (this.options.interactiveSelect === true && torrent.files.length > 1) {
+      this.session.stopProgress()
+      index = await chooseFile(torrent.files, this.out)
+      if (!this.streaming) {
+        this.downloadChosenFile(job, index)
         return
       }
     }
     const file = torrent.files[index]
-    if (!file) throw new UsageError(`there is no file with index ${index}: the torrent has ${torrent.files.length} file${torrent.files.length === 1 ? '' : 's'} (run with -s alone to list them)`, 'bad-file-index')
+    if (!file) throw noSuchFile(index, torrent.files.length)
     // Stream only what is played: the chosen file first.
     torrent.files.forEach((other: any, i: number) => { if (i !== index) other.deselect() })
     file.select()
-    const urls = options.playlist === true
-      ? [...torrent.files.slice(index), ...torrent.files.slice(0, index)].map((f: any) => server.urlOf(f))
-      : [server.urlOf(file)]
-    out.event('streaming', { player, url: urls[0], urls, file: file.path, index })
-    if (player === undefined) return
-    out.info(`streaming ${file.path} to ${player}: ${urls[0]}`)
-    if (player === 'stdout') {
-      await server.pipeFile(file, process.stdout)
-      if (!options.keepSeeding) finished.resolve(0)
-      return
-    }
-    startPlayer(player, urls, options, code => {
-      out.event('player-exit', { player, code })
-      out.info(`${player} exited${code !== null ? ` with code ${code}` : ''}`)
-      if (options.quit) finished.resolve(0)
-    }, fail)
+    await this.play(torrent, file, index)
   }
 
-  async function onDone (job: Job): Promise<void> {
-    const { torrent, watch } = job
+  /** -i without a player: download only the chosen file. */
+  private downloadChosenFile (job: DownloadJob, index: number): void {
+    const { torrent } = job
+    torrent.deselect(0, torrent.pieces.length - 1, 0)
+    torrent.files.forEach((file: any, i: number) => i === index ? file.select() : file.deselect())
+    if (this.plan.single && !torrent.done) this.session.showProgress('download', () => sampleTorrent(torrent, job.watch))
+  }
+
+  /** Hands the file (or, with --playlist, every file from it on) to the player, or to standard output. */
+  private async play (torrent: any, file: any, index: number): Promise<void> {
+    const { player } = this.plan
+    const urls = this.options.playlist === true
+      ? [...torrent.files.slice(index), ...torrent.files.slice(0, index)].map((f: any) => this.server.urlOf(f))
+      : [this.server.urlOf(file)]
+    this.out.event('streaming', { player, url: urls[0], urls, file: file.path, index })
+    if (player === undefined) return
+    this.out.info(`streaming ${file.path} to ${player}: ${urls[0]}`)
+    if (player === 'stdout') {
+      await this.server.pipeFile(file, process.stdout)
+      if (!this.options.keepSeeding) this.session.finished.resolve(0)
+      return
+    }
+    startPlayer(player, urls, this.options, code => {
+      this.out.event('player-exit', { player, code })
+      this.out.info(`${player} exited${code !== null ? ` with code ${code}` : ''}`)
+      if (this.options.quit) this.session.finished.resolve(0)
+    }, this.session.fail)
+  }
+
+  private async onDone (job: DownloadJob): Promise<void> {
     if (job.done) return
     job.done = true
-    if (single) session.stopProgress()
-    await watch.settle()
-    const elapsedMs = Date.now() - startedAt
-    const root = path.join(torrent.path, job.onlyFile?.path ?? torrent.name)
-    const files = torrent.files.map((file: any) => ({ path: path.join(torrent.path, file.path), length: file.length }))
-    const summary = summaryOf(job, elapsedMs)
-    out.event('done', { name: torrent.name, infoHash: torrent.infoHash, length: torrent.length, path: root, files, ...summaryFields(summary) })
-    out.info('')
-    for (const line of summaryLines('download', summary)) out.info(line)
-    out.info('')
-    if (files.length > 1) {
-      out.info(`files (${files.length}):`)
-      for (const file of files.slice(0, 20)) out.info(`  ${file.path}`)
-      if (files.length > 20) out.info(`  ... and ${files.length - 20} more`)
-    }
-    out.result(`done: ${root} (${formatBytes(received(job))} received in ${formatDuration(elapsedMs)})`)
-    hooks.run('--on-done', options.onDone, { WEBTORRENT_MSE_PATH: root, WEBTORRENT_MSE_INFO_HASH: torrent.infoHash })
-    if (options.keepSeeding) {
-      out.event('seeding', { infoHash: torrent.infoHash, magnet: torrent.magnetURI, port: client.torrentPort })
-      out.info('seeding; press Ctrl+C to stop')
-      if (single) session.showProgress('seed', () => sampleTorrent(torrent, watch))
+    if (this.plan.single) this.session.stopProgress()
+    await job.watch.settle()
+    const root = this.reportDone(job)
+    this.hooks.run('--on-done', this.options.onDone, { WEBTORRENT_MSE_PATH: root, WEBTORRENT_MSE_INFO_HASH: job.torrent.infoHash })
+    if (this.options.keepSeeding) {
+      this.keepSeeding(job)
       return
     }
     // As webtorrent-cli: a player, --stdout or a client of the HTTP server keeps the program running.
-    if (streaming || server.served) return
-    if (jobs.every(j => j.done)) finished.resolve(0)
+    if (this.streaming || this.server.served) return
+    if (this.jobs.every(j => j.done)) this.session.finished.resolve(0)
+  }
+
+  /** The `done` event and summary of one torrent; returns the path it was saved to. */
+  private reportDone (job: DownloadJob): string {
+    const { torrent } = job
+    const elapsedMs = Date.now() - this.plan.startedAt
+    const root = path.join(torrent.path, job.onlyFile?.path ?? torrent.name)
+    const files = torrent.files.map((file: any) => ({ path: path.join(torrent.path, file.path), length: file.length }))
+    const summary = job.summary(elapsedMs, this.session.client.mseStats)
+    this.out.event('done', { name: torrent.name, infoHash: torrent.infoHash, length: torrent.length, path: root, files, ...summaryFields(summary) })
+    this.out.info('')
+    printSummary(this.out, 'download', summary)
+    this.out.info('')
+    if (files.length > 1) {
+      this.out.info(`files (${files.length}):`)
+      for (const file of files.slice(0, 20)) this.out.info(`  ${file.path}`)
+      if (files.length > 20) this.out.info(`  ... and ${files.length - 20} more`)
+    }
+    this.out.result(`done: ${root} (${formatBytes(summary.received)} received in ${formatDuration(elapsedMs)})`)
+    return root
+  }
+
+  private keepSeeding ({ torrent, watch }: DownloadJob): void {
+    this.out.event('seeding', { infoHash: torrent.infoHash, magnet: torrent.magnetURI, port: this.session.client.torrentPort })
+    this.out.info('seeding; press Ctrl+C to stop')
+    if (this.plan.single) this.session.showProgress('seed', () => sampleTorrent(torrent, watch))
   }
 
   /**
@@ -220,72 +310,46 @@ export async function download (torrentIdArgs: string[], options: TransferOption
    * them has refused the only mode our policy allows (each refusal is final: the policy forbids the
    * retry), and nothing is connected, waiting longer cannot help: stop with exit 1 and say why.
    */
-  function checkUsablePeers (job: Job): void {
-    if (discovery || options.peer.length === 0 || job.done || job.torrent.wires.length > 0) return
+  private checkUsablePeers (job: DownloadJob): void {
+    const { options } = this
+    if (hasDiscovery(options) || options.peer.length === 0 || job.done || job.torrent.wires.length > 0) return
     const reasons = options.peer.map(peer => job.failures.mismatched.get(peerKey(peer)))
     if (reasons.some(reason => reason === undefined)) return
     const hint = reasons.find(reason => reason?.hint)?.hint
-    fail(new CliError(
+    this.session.fail(new CliError(
       `no usable peer under --encryption ${options.encryption}: ${reasons.map(reason => reason!.message).join('; ')}` +
       (hint ? `. ${hint[0]!.toUpperCase()}${hint.slice(1)}` : ''), 'no-usable-peer'))
   }
 
-  return await session.run(async () => {
-    for (const job of jobs) {
-      job.watch.stop()
-      job.failures.stop()
-    }
-    await server.close()
-    hooks.run('--on-exit', options.onExit)
-    await hooks.settle()
-  }, signal => {
-    debug('got %s', signal)
-    const elapsedMs = Date.now() - startedAt
-    const unfinished = jobs.filter(job => !job.done)
+  /** Ctrl-C, SIGTERM or SIGHUP: a summary of each unfinished torrent and exit 130; 0 when only seeding. */
+  private onSignal (signal: NodeJS.Signals): void {
+    const elapsedMs = Date.now() - this.plan.startedAt
+    const unfinished = this.jobs.filter(job => !job.done)
     if (unfinished.length === 0) {
-      const uploaded = jobs.reduce((sum, job) => sum + job.watch.payloadSent, 0)
-      out.event('stopped', { signal, uploaded })
-      out.info(`stopped (${signal}); uploaded ${formatBytes(uploaded)}`)
-      finished.resolve(0)
+      const uploaded = this.jobs.reduce((sum, job) => sum + job.watch.payloadSent, 0)
+      this.out.event('stopped', { signal, uploaded })
+      this.out.info(`stopped (${signal}); uploaded ${formatBytes(uploaded)}`)
+      this.session.finished.resolve(0)
       return
     }
-    for (const job of unfinished) {
-      const summary = summaryOf(job, elapsedMs)
-      out.event('interrupted', { signal, infoHash: job.torrent.infoHash, progress: Number(job.torrent.progress) || 0, downloaded: Number(job.torrent.downloaded) || 0, ...summaryFields(summary) })
-      out.info('')
-      for (const line of summaryLines('download', summary)) out.info(line)
-      out.result(`interrupted (${signal}) at ${((Number(job.torrent.progress) || 0) * 100).toFixed(1)}%${job.torrent.name ? `: ${job.torrent.name}` : ''}`)
-    }
-    finished.resolve(130)
-  })
-
-  function received (job: Job): number {
-    return job.watch.payloadReceived
+    for (const job of unfinished) this.reportInterrupted(job, signal, elapsedMs)
+    this.session.finished.resolve(130)
   }
 
-  function summaryOf (job: Job, elapsedMs: number): TransferSummary {
-    return {
-      length: Number(job.torrent.length) || 0,
-      received: received(job),
-      alreadyOnDisk: job.alreadyOnDisk,
-      uploaded: job.watch.payloadSent,
-      elapsedMs,
-      reports: job.watch.reports,
-      stats: client.mseStats
-    }
+  private reportInterrupted (job: DownloadJob, signal: NodeJS.Signals, elapsedMs: number): void {
+    const { torrent } = job
+    const summary = job.summary(elapsedMs, this.session.client.mseStats)
+    const progress = Number(torrent.progress) || 0
+    this.out.event('interrupted', { signal, infoHash: torrent.infoHash, progress, downloaded: Number(torrent.downloaded) || 0, ...summaryFields(summary) })
+    this.out.info('')
+    printSummary(this.out, 'download', summary)
+    this.out.result(`interrupted (${signal}) at ${(progress * 100).toFixed(1)}%${torrent.name ? `: ${torrent.name}` : ''}`)
   }
-}
 
-function largestFile (torrent: any): number {
-  let best = 0
-  torrent.files.forEach((file: any, i: number) => { if (file.length > torrent.files[best].length) best = i })
-  return best
-}
-
-/** `-s` alone: the files with their indexes, then exit (webtorrent-cli's behaviour). */
-function listFiles (out: Output, torrent: any): void {
-  out.event('files', { files: torrent.files.map((file: any, index: number) => ({ index, path: file.path, length: file.length })) })
-  out.result('files:')
-  torrent.files.forEach((file: any, index: number) => out.result(`  ${String(index).padEnd(3)} ${file.path} (${formatBytes(file.length)})`))
-  out.result('select one with --select <index>, e.g. webtorrent-mse download "magnet:..." --select 0')
+  private async cleanup (): Promise<void> {
+    for (const job of this.jobs) job.stop()
+    await this.server.close()
+    this.hooks.run('--on-exit', this.options.onExit)
+    await this.hooks.settle()
+  }
 }

@@ -7,7 +7,7 @@ import { ClientSession } from '../client-session.js'
 import { ConnectionFailureWatch } from '../connection-failures.js'
 import { addNetworkOptions, addOutputOptions, withListDefaults, type NetworkOptions } from '../options.js'
 import { ensureOutputDirectory } from '../output-dir.js'
-import { debug, type Output } from '../output.js'
+import type { Output } from '../output.js'
 import { resolveTorrentId } from '../torrent-id.js'
 
 export interface DownloadMetaOptions extends NetworkOptions {
@@ -56,7 +56,6 @@ export async function downloadMeta (torrentIdArgs: string[], options: DownloadMe
   }
   if (ids.length === 0) throw new UsageError('missing torrent id')
   return await session.run(() => failures.stop(), signal => {
-    debug('got %s', signal)
     out.event('interrupted', { signal })
     out.result(`interrupted (${signal}): ${remaining} of ${ids.length} metadata still missing`)
     finished.resolve(130)
