@@ -7,11 +7,10 @@ import { formatBytes, table } from '../format.js'
 import { ClientSession } from '../client-session.js'
 import { ConnectionFailureWatch } from '../connection-failures.js'
 import { addNetworkOptions, addOutputOptions, addTransferOptions, withListDefaults, type TransferOptions } from '../options.js'
-import { debug, type Output } from '../output.js'
+import type { Output } from '../output.js'
 import { sampleTorrent } from '../progress.js'
-import { WireWatch } from '../wire-watch.js'
-import { summaryFields, summaryLines, type TransferSummary } from '../summary.js'
-import { reportWarning } from '../warnings.js'
+import type { WireWatch } from '../wire-watch.js'
+import { printSummary, summarizeTransfer, summaryFields } from '../summary.js'
 import { download } from './download.js'
 
 export function defineSeed (program: Command, ctx: CliContext): void {
@@ -38,6 +37,29 @@ export async function seed (inputs: string[], options: TransferOptions, out: Out
     // The torrent's data is looked for in -o (or the current directory), verified, completed if needed, seeded.
     return await download(inputs, { ...options, keepSeeding: true }, out)
   }
+  const sources = await resolveSources(inputs)
+
+  const startedAt = Date.now()
+  const session = await ClientSession.start(options, out)
+  const failures = new ConnectionFailureWatch(session.client, out, { verbose: options.verbose })
+  const single = sources.length === 1
+  const watches = sources.map(source => startSeeding(session, source, options, out, single))
+
+  return await session.run(() => {
+    failures.stop()
+    for (const watch of watches) watch.stop()
+  }, signal => {
+    session.finished.resolve(0)
+    const summary = summarizeTransfer(watches, Date.now() - startedAt, session.client.mseStats)
+    out.event('stopped', { signal, ...summaryFields(summary) })
+    out.info('')
+    out.info(`stopped (${signal})`)
+    printSummary(out, 'seed', summary)
+  })
+}
+
+/** The files and folders to seed, as absolute paths; a missing one is a usage error. */
+async function resolveSources (inputs: string[]): Promise<string[]> {
   const sources: string[] = []
   for (const input of inputs) {
     const source = path.resolve(input)
@@ -46,70 +68,47 @@ export async function seed (inputs: string[], options: TransferOptions, out: Out
     if (!info.isFile() && !info.isDirectory()) throw new UsageError(`not a file or folder: ${input}`, 'missing-file')
     sources.push(source)
   }
+  return sources
+}
 
-  const startedAt = Date.now()
-  const session = await ClientSession.start(options, out)
-  const { client, finished, fail, listening } = session
-  const failures = new ConnectionFailureWatch(client, out, { verbose: options.verbose })
-  const single = sources.length === 1
-
+/** Seeds one file or folder; once it is ready and the client listens, says how to reach it. */
+function startSeeding (session: ClientSession, source: string, options: TransferOptions, out: Output, single: boolean): WireWatch {
   // --announce decides the .torrent's trackers; --no-tracker without any leaves them out entirely
   // (otherwise create-torrent's default public trackers go in, as with webtorrent-cli).
   const announceList = options.announce.length > 0
     ? options.announce.map(url => [url])
     : options.tracker ? undefined : []
-  const seeds = sources.map(source => {
-    const torrent = client.seed(source, { announceList })
-    torrent.on('error', fail)
-    torrent.on('warning', (warning: unknown) => reportWarning(out, warning))
-    const watch = new WireWatch(torrent, out, { announce: options.verbose === true })
-    torrent.once('ready', () => {
-      void listening.then(port => {
-        if (finished.settled()) return
-        out.event('seeding', {
-          name: torrent.name,
-          infoHash: torrent.infoHash,
-          magnet: torrent.magnetURI,
-          length: torrent.length,
-          files: torrent.files.length,
-          path: source,
-          port
-        })
-        if (out.quiet) {
-          out.result(torrent.magnetURI)
-        } else {
-          out.info(`seeding ${torrent.name} (${formatBytes(torrent.length)}, ${torrent.files.length} file${torrent.files.length === 1 ? '' : 's'})`)
-          for (const line of table([
-            ['info hash', torrent.infoHash],
-            ['magnet', torrent.magnetURI],
-            ['port', `${port}, encryption ${options.encryption}`]
-          ], '  ')) out.info(line)
-          out.info('press Ctrl+C to stop')
-        }
-        if (single) session.showProgress('seed', () => sampleTorrent(torrent, watch))
-      })
+  const torrent = session.client.seed(source, { announceList })
+  const watch = session.follow(torrent, options)
+  torrent.once('ready', () => {
+    void session.listening.then(port => {
+      if (session.finished.settled()) return
+      announceSeeding(torrent, source, port, options, out)
+      if (single) session.showProgress('seed', () => sampleTorrent(torrent, watch))
     })
-    return { torrent, watch }
   })
+  return watch
+}
 
-  return await session.run(() => {
-    failures.stop()
-    for (const { watch } of seeds) watch.stop()
-  }, signal => {
-    debug('got %s', signal)
-    finished.resolve(0)
-    const summary: TransferSummary = {
-      length: 0,
-      received: seeds.reduce((sum, s) => sum + s.watch.payloadReceived, 0),
-      alreadyOnDisk: 0,
-      uploaded: seeds.reduce((sum, s) => sum + s.watch.payloadSent, 0),
-      elapsedMs: Date.now() - startedAt,
-      reports: seeds.flatMap(s => s.watch.reports),
-      stats: client.mseStats
-    }
-    out.event('stopped', { signal, ...summaryFields(summary) })
-    out.info('')
-    out.info(`stopped (${signal})`)
-    for (const line of summaryLines('seed', summary)) out.info(line)
+function announceSeeding (torrent: any, source: string, port: number, options: TransferOptions, out: Output): void {
+  out.event('seeding', {
+    name: torrent.name,
+    infoHash: torrent.infoHash,
+    magnet: torrent.magnetURI,
+    length: torrent.length,
+    files: torrent.files.length,
+    path: source,
+    port
   })
+  if (out.quiet) {
+    out.result(torrent.magnetURI)
+    return
+  }
+  out.info(`seeding ${torrent.name} (${formatBytes(torrent.length)}, ${torrent.files.length} file${torrent.files.length === 1 ? '' : 's'})`)
+  for (const line of table([
+    ['info hash', torrent.infoHash],
+    ['magnet', torrent.magnetURI],
+    ['port', `${port}, encryption ${options.encryption}`]
+  ], '  ')) out.info(line)
+  out.info('press Ctrl+C to stop')
 }
