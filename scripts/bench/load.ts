@@ -158,6 +158,11 @@ export async function runLoadBench (options: LoadBenchOptions = {}): Promise<Loa
       log(`  ${rounds > 1 ? `round ${n}/${rounds} ` : ''}${describeRun(run)}`)
     }
   }
+  return summariseRuns(runs, { connections, addresses, rounds })
+}
+
+/** Medians over rounds of each contender's figures, and side-by-side ratios (see DEFAULT_ROUNDS). */
+function summariseRuns (runs: LoadRun[], { connections, addresses, rounds }: { connections: number, addresses: number, rounds: number }): LoadBenchResult {
   const runsOf = (contender: LoadContender): LoadRun[] => runs.filter(r => r.contender === contender)
   /** A figure of each contender: the median over its rounds. */
   const each = (pick: (run: LoadRun) => number | null): Record<LoadContender, number | null> => {
