@@ -63,6 +63,10 @@ const RUN_TIMEOUT_MS = 180_000
  * on a single CPU, nor with LOAD_PIN=off (on a machine busy with other work, one CPU may be the busier one).
  */
 const PINNING = cpus().length >= 2 && process.env.LOAD_PIN !== 'off' ? { responder: '0', initiators: `1-${cpus().length - 1}` } : undefined
+/**
+ * Several initiator processes, started together: one alone would be the bottleneck, not the responder. They
+ * run with OpenSSL's RC4 (the legacy provider), the cheapest generator for every contender alike.
+ */
 const INITIATOR_PROCESSES = 4
 /**
  * This machine is shared: one run of a contender can land on a busy second. Every round runs the three
@@ -79,11 +83,10 @@ async function runOnce (script: string, contender: LoadContender, connections: n
   try {
     const { port, infoHash } = await responder.message(m => m?.ready as { port: number, infoHash: string } | undefined)
     await idle.message(m => m?.ready as true | undefined)
-    // Several initiator processes, started together: one alone would be the bottleneck, not the responder.
     const initiate = async (count: number, addressCount: number, firstOctets: string): Promise<InitiatorReport> => {
       const per = Math.ceil(count / INITIATOR_PROCESSES)
       const initiators = Array.from({ length: INITIATOR_PROCESSES }, (_, k) => spawnPeer(script,
-        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets, ENCRYPTION[contender]], { timeoutMs: RUN_TIMEOUT_MS, cpus: PINNING?.initiators }))
+        ['initiator', String(port), infoHash, String(k * per), String(Math.min(per, count - k * per)), String(addressCount), firstOctets, ENCRYPTION[contender]], { timeoutMs: RUN_TIMEOUT_MS, cpus: PINNING?.initiators, legacyProvider: true }))
       spawned.push(...initiators)
       await Promise.all(initiators.map(async i => await i.message(m => m?.ready as true | undefined)))
       for (const initiator of initiators) initiator.send('go')
