@@ -34,9 +34,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 const LISTENER = join(here, '..', '..', 'packages', 'webtorrent-node', 'test', 'fixtures', 'upstream-listener.mjs')
 const nodeModules = join(here, '..', '..', 'node_modules')
 
-/** Every discovery mechanism off and TCP only: these clients talk only to the loopback peers added by hand. */
-const QUIET = { dht: false, tracker: false, lsd: false, natUpnp: false, natPmp: false, utPex: false, webSeeds: false, utp: false }
-
 const BT_PROTOCOL = Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocol')])
 const isPlaintextHandshake = (first: Buffer): boolean => first.length >= 20 && first.subarray(0, 20).equals(BT_PROTOCOL)
 
@@ -45,6 +42,8 @@ const isPlaintextHandshake = (first: Buffer): boolean => first.length >= 20 && f
 // The interop helpers too: they import ESM-only packages (create-torrent), which a CommonJS load cannot.
 let PatchedWire: any, PristineWire: any, PatchedWebTorrent: any, PristineWebTorrent: any
 let DH_PRIME_HEX: string
+/** Every discovery mechanism off and TCP only: these clients talk only to the loopback peers added by hand. */
+let LOOPBACK_ONLY: Readonly<Record<string, unknown>>
 let startLibtorrent: typeof import('../interop/peers/libtorrent.js').startLibtorrent
 let makeTempDir: typeof import('../interop/peers/common.js').makeTempDir
 let removeDir: typeof import('../interop/peers/common.js').removeDir
@@ -62,6 +61,7 @@ before(async function () {
   PatchedWebTorrent = (await import('webtorrent')).default
   PristineWebTorrent = (await import('pristine-webtorrent' as string)).default
   ;({ DH_PRIME_HEX } = await import('mse-core'))
+  ;({ LOOPBACK_ONLY } = await import('webtorrent-node'))
   ;({ startLibtorrent } = await import('../interop/peers/libtorrent.js'))
   ;({ makeTempDir, removeDir, sha256File } = await import('../interop/peers/common.js'))
   ;({ requirePeers } = await import('../interop/availability.js'))
@@ -206,7 +206,7 @@ async function dialsTo (WebTorrent: any, secure: Secure, count: number): Promise
   })
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
   cleanups.push(() => new Promise(resolve => server.close(resolve)))
-  const client = new WebTorrent({ ...QUIET, secure })
+  const client = new WebTorrent({ ...LOOPBACK_ONLY, secure })
   client.on('error', () => {})
   cleanups.push(() => new Promise(resolve => client.destroy(resolve)))
   const torrent = client.add(randomBytes(20).toString('hex'), { announce: [] })
@@ -222,7 +222,7 @@ const kinds = (firsts: Buffer[]): string[] => firsts.map(f => isPlaintextHandsha
 
 /** The backlog the kernel holds for the TCP listener of a client built with `opts`. */
 async function listenerBacklog (WebTorrent: any, opts: object): Promise<number> {
-  const client = new WebTorrent({ ...QUIET, ...opts })
+  const client = new WebTorrent({ ...LOOPBACK_ONLY, ...opts })
   client.on('error', () => {})
   cleanups.push(() => side.destroyWebTorrent(client))
   return listenBacklogOf(await side.listeningPort(client))

@@ -6,7 +6,7 @@ import { PeerMemory } from './dial/peer-memory.js'
 import { assertUpstreamInstance } from './patch/surface.js'
 import type { UpstreamClient, UpstreamTorrent } from './patch/upstream-types.js'
 import { sideTable } from './side-tables.js'
-import { parseListenBacklog, setListenBacklog } from './patch/listen-backlog.js'
+import { DEFAULT_LISTEN_BACKLOG, setListenBacklog } from './patch/listen-backlog.js'
 import { emptyStats, type MseStats } from './stats.js'
 
 /** Everything MSE keeps per client: its policy, the SKEY map, what each peer accepted, counters. */
@@ -39,7 +39,7 @@ export interface MseClientOptions {
   handshakeBudget?: HandshakeBudgetOptions
   unpaddedSecretRetry?: boolean
   aes?: boolean
-  /** Backlog of the client's TCP listener (default 4096; see patch/listen-backlog.ts). */
+  /** Backlog of the client's TCP listener, already validated (default 4096; see patch/listen-backlog.ts). */
   listenBacklog?: number
 }
 
@@ -69,7 +69,7 @@ export function attachMseState (client: UpstreamClient, options: MseClientOption
 /** The client's TCP listener (none without ConnPool, as in a browser build) gets the larger backlog. */
 function raiseClientBacklog (client: UpstreamClient, listenBacklog: number | undefined): void {
   const server = client._connPool?.tcpServer
-  if (server) setListenBacklog(server, parseListenBacklog(listenBacklog))
+  if (server) setListenBacklog(server, listenBacklog ?? DEFAULT_LISTEN_BACKLOG)
   else debug('no TCP listener to raise the backlog of')
 }
 

@@ -28,22 +28,20 @@ export function parseListenBacklog (value: unknown): number {
 }
 
 /**
- * Sets the backlog of `server` now if it is listening, else once it is. Returns false when this Node has
- * no handle to call (the backlog then stays what Node chose), true when the call was made or is pending.
+ * Sets the backlog of `server` now if it is listening, else once it is. Where this Node has no handle to
+ * call, or listen() fails, the backlog stays what Node chose (logged under `mse:pool`).
  */
-export function setListenBacklog (server: Server, backlog: number): boolean {
-  const apply = (): boolean => {
+export function setListenBacklog (server: Server, backlog: number): void {
+  const apply = (): void => {
     const handle = (server as unknown as { _handle?: ListeningHandle | null })._handle
     if (typeof handle?.listen !== 'function') {
       debug('listen backlog %d: the server has no handle to call; Node\'s default stays', backlog)
-      return false
+      return
     }
     const status = handle.listen(backlog)
     if (status !== 0) debug('listen backlog %d: listen() failed (%d); Node\'s default stays', backlog, status)
     else debug('listen backlog %d', backlog)
-    return status === 0
   }
-  if (server.listening) return apply()
-  server.once('listening', apply)
-  return true
+  if (server.listening) apply()
+  else server.once('listening', apply)
 }
