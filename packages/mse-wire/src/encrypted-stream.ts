@@ -9,6 +9,7 @@ import { HeldWrites, type StreamCallback } from './held-writes.js'
 import type { MseOutcome } from './outcome.js'
 import type { LingerOptions, LingerPlan } from './probe-linger.js'
 import { RawConnection, type RawSocket } from './raw-socket.js'
+import { sharedTurnBudget, type TurnBudget } from './turn-budget.js'
 import { sealBatch } from './write-batch.js'
 
 const debug = debugFactory('mse:wire')
@@ -57,6 +58,12 @@ export interface MseStreamOptions {
    * where MSE gave up (docs/probe-resistance.md). `false` closes at once. Default: on, with default bounds.
    */
   linger?: LingerOptions | false
+  /**
+   * The loop-turn budget handshake work runs under (turn-budget.ts): past its slice of a turn, a handshake
+   * step waits for a later turn, so that a burst of handshakes cannot stall the event loop. Default: the one
+   * the whole process shares.
+   */
+  turnBudget?: TurnBudget
 }
 
 /**
@@ -106,6 +113,12 @@ export class MseStream extends Duplex {
   private readonly lingerOptions: LingerOptions | false
   /** Set when a failed responder handshake hands the raw socket to the linger instead of closing it. */
   private lingerPlan: LingerPlan | undefined
+  private readonly turnBudget: TurnBudget
+  /**
+   * Handshake chunks waiting for a slice of a later loop turn (turn-budget.ts), in arrival order. The socket
+   * is paused meanwhile, so at most what it had already read waits here.
+   */
+  private parked: Uint8Array[] | undefined
 
   constructor (raw: RawSocket, options: MseStreamOptions) {
     super({ highWaterMark: options.highWaterMark })
@@ -114,6 +127,7 @@ export class MseStream extends Duplex {
     this.decryptInPlace = options.decryptInPlace ?? true
     this.onOutcome = options.onOutcome
     this.lingerOptions = options.linger ?? {}
+    this.turnBudget = options.turnBudget ?? sharedTurnBudget
     this.remoteAddress = raw.remoteAddress
     this.remotePort = raw.remotePort
     this.localAddress = raw.localAddress
@@ -179,8 +193,42 @@ export class MseStream extends Duplex {
   // ---- raw socket -> us -----------------------------------------------------------------------------
 
   private readonly onRawData = (chunk: Uint8Array): void => {
+    // A handshake step waits for its turn behind those already waiting, or past this turn's slice.
+    if (this.state === 'handshake' && (this.parked !== undefined || !this.turnBudget.hasTime())) this.park(chunk)
+    else this.take(chunk)
+  }
+
+  private take (chunk: Uint8Array): void {
     if (this.state === 'open') this.deliver(this.decryptor ? this.decrypt(chunk) : chunk)
     else if (this.state === 'handshake') this.session.receive(chunk)
+  }
+
+  private park (chunk: Uint8Array): void {
+    if (this.parked === undefined) {
+      this.parked = []
+      this.raw.socket.pause()
+      this.turnBudget.defer(this.unpark)
+    }
+    this.parked.push(chunk)
+  }
+
+  /** Our turn: the chunks that waited are taken in order, as they would have been on arrival. */
+  private readonly unpark = (): void => {
+    const chunks = this.parked
+    this.parked = undefined
+    if (chunks === undefined) return
+    // Before the chunks: one may open the stream, and its reader's backpressure may pause the socket again.
+    this.raw.socket.resume()
+    for (const chunk of chunks) this.take(chunk)
+  }
+
+  /**
+   * The socket's end, error or close comes after the chunks that preceded it: if any still wait, they are
+   * taken first, now (a reset must be seen as the peer closing before webtorrent's own error listener
+   * destroys the stream, raw-socket.ts).
+   */
+  private afterParked (): void {
+    if (this.parked !== undefined) this.unpark()
   }
 
   private decrypt (chunk: Uint8Array): Uint8Array {
@@ -199,6 +247,7 @@ export class MseStream extends Duplex {
   }
 
   private readonly onRawEnd = (): void => {
+    this.afterParked()
     if (this.state === 'handshake') this.session.peerClosed()
     else if (this.state === 'open') {
       this.rawEnded = true
@@ -207,12 +256,14 @@ export class MseStream extends Duplex {
   }
 
   private readonly onRawError = (error: Error): void => {
+    this.afterParked()
     debug('#%d socket error: %s', this.id, error.message)
     if (this.state === 'handshake') this.session.peerClosed()
     else this.destroy(error)
   }
 
   private readonly onRawClose = (): void => {
+    this.afterParked()
     if (this.state === 'handshake') {
       this.session.peerClosed()
     } else if (!this.destroying && !this.destroyed) {
@@ -296,6 +347,8 @@ export class MseStream extends Duplex {
    * the handshake, or waiting for 'drain'). Release them as soon as destroy() is called.
    */
   override _predestroy (): void {
+    // Input still waiting for its turn is dropped with the connection (the queued turn finds nothing).
+    this.parked = undefined
     this.session.stop()
     if (this.state === 'handshake') {
       this.state = 'closed'
