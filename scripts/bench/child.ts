@@ -80,7 +80,8 @@ export function spawnPeer (script: string, args: string[], options: SpawnOptions
         })
       }
     },
-    send (message) { child.send(message as any) },
+    // A child that already exited has no channel left: nothing to tell it (its exit is reported by `message`).
+    send (message) { if (exitCode === null && child.connected) child.send(message as any, () => {}) },
     kill () { if (exitCode === null) child.kill() },
     exited
   }

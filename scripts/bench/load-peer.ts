@@ -2,20 +2,23 @@
  * One side of the load benchmark, in its own process (forked by load.ts with an IPC channel):
  *
  *   responder ours|upstream       a seeding client on 127.0.0.1:0; sends {ready: {port, infoHash}}. On
- *                                 'start' it begins recording its event-loop delay; on 'stop' it sends
- *                                 {responder: ResponderReport}.
+ *                                 {start: window} it begins recording its event-loop delay and CPU time; on
+ *                                 {stop: window} it sends {responder: ResponderReport, window}. On {cpu: id}
+ *                                 it sends {cpu: {id, ms}} (its CPU time so far); on 'exit' it closes.
  *   responder plaintext           the same with upstream webtorrent 3.0.21, `secure: 0`: no encryption at all
  *                                 (with our listen backlog, so that only the encryption differs from ours).
- *   initiator <port> <infoHash> <offset> <count> <addresses> <firstOctets> <mse|plaintext>
- *                                 on 'go', opens <count> connections at once from local addresses
- *                                 <firstOctets>.A.B, runs an MSE handshake (`required`; our initiator, which
- *                                 also offers AES-128-CTR in its authenticated extension: ours takes it,
- *                                 upstream ignores it and runs RC4) with the BitTorrent handshake as IA on
- *                                 each, or sends the BitTorrent handshake in clear (plaintext), and times it
- *                                 until the responder's 68-byte BitTorrent handshake has arrived (decrypted);
- *                                 sends {initiator: InitiatorShare}.
+ *   initiator <port> <infoHash> <mse|plaintext>
+ *                                 warms up against a responder of its own, sends {ready: true}, then runs
+ *                                 one burst per {burst: {id, offset, count, addresses, firstOctets}}: opens
+ *                                 <count> connections at once from local addresses <firstOctets>.A.B, runs
+ *                                 an MSE handshake (`required`; our initiator, which also offers
+ *                                 AES-128-CTR in its authenticated extension: ours takes it, upstream
+ *                                 ignores it and runs RC4) with the BitTorrent handshake as IA on each, or
+ *                                 sends the BitTorrent handshake in clear (plaintext), and times it until
+ *                                 the responder's 68-byte BitTorrent handshake has arrived (decrypted);
+ *                                 sends {initiator: InitiatorShare, id}. 'exit' ends it.
  *   idle                          a process doing nothing but recording its own event-loop delay between
- *                                 'start' and 'stop' ({idle: {loopDelayMs}}): the machine's noise floor.
+ *                                 {start: window} and {stop: window} ({idle: {loopDelayMs}, window}): the machine's noise floor.
  *
  * ours: webtorrent-node's client, `encryption: 'required'`, the default handshake budget. upstream:
  * webtorrent 3.0.21 with `secure: 2` (bittorrent-protocol's own PE, RC4 only). plaintext: webtorrent 3.0.21
@@ -70,12 +73,10 @@ function loopDelayRecorder (): { start: () => void, stop: () => LoopDelay } {
 function runIdle (): void {
   const recorder = loopDelayRecorder()
   process.send!({ ready: true })
-  process.on('message', (message: unknown) => {
-    if (message === 'start') recorder.start()
-    else if (message === 'stop') {
-      process.send!({ idle: { loopDelayMs: recorder.stop() } })
-      process.exit(0)
-    }
+  process.on('message', (message: any) => {
+    if (message?.start !== undefined) recorder.start()
+    else if (message?.stop !== undefined) process.send!({ idle: { loopDelayMs: recorder.stop() }, window: message.stop })
+    else if (message === 'exit') process.exit(0)
   })
 }
 
@@ -102,12 +103,12 @@ async function runResponder (contender: LoadContender): Promise<void> {
   const recorder = loopDelayRecorder()
   let cpuAtStart = process.cpuUsage()
   let stopProfile: Promise<() => Promise<void>> | undefined
-  process.on('message', (message: unknown) => {
-    if (message === 'start') {
-      stopProfile = startWindowProfile(`responder-${contender}`)
+  process.on('message', (message: any) => {
+    if (message?.start !== undefined) {
+      stopProfile = startWindowProfile(`responder-${contender}-${String(message.start)}`)
       cpuAtStart = process.cpuUsage()
       recorder.start()
-    } else if (message === 'stop') {
+    } else if (message?.stop !== undefined) {
       const loopDelayMs = recorder.stop()
       const cpu = process.cpuUsage(cpuAtStart)
       const report: ResponderReport = {
@@ -122,10 +123,12 @@ async function runResponder (contender: LoadContender): Promise<void> {
         report.errors = stats.errors
       }
       const profiled = stopProfile?.then(async stop => await stop()) ?? Promise.resolve()
-      profiled.finally(() => {
-        process.send!({ responder: report })
-        client.destroy(() => process.exit(0))
-      }).catch(() => {})
+      profiled.finally(() => process.send!({ responder: report, window: message.stop })).catch(() => {})
+    } else if (message?.cpu !== undefined) {
+      const { user, system } = process.cpuUsage()
+      process.send!({ cpu: { id: message.cpu, ms: (user + system) / 1000 } })
+    } else if (message === 'exit') {
+      client.destroy(() => process.exit(0))
     }
   })
 }
@@ -152,18 +155,19 @@ async function warmUp (encryption: 'mse' | 'plaintext'): Promise<void> {
   await new Promise<void>(resolve => server.close(() => resolve()))
 }
 
-/**
- * Connections <offset> .. <offset + count - 1> of the burst; connection g comes from address g % addresses,
- * i.e. <firstOctets>.(a / 250).(a % 250 + 1). Starts on 'go', so that every initiator process starts at once.
- */
-async function runInitiator (port: number, infoHashHex: string, offset: number, count: number, addresses: number, firstOctets: string, encryption: 'mse' | 'plaintext'): Promise<void> {
-  const infoHash = Buffer.from(infoHashHex, 'hex')
+export interface Burst {
+  id: number
+  /** Connections <offset> .. <offset + count - 1> of the burst (the share of this initiator process). */
+  offset: number
+  count: number
+  /** Connection g comes from address g % addresses, i.e. <firstOctets>.(a / 250).(a % 250 + 1). */
+  addresses: number
+  firstOctets: string
+}
+
+async function runBurst (port: number, infoHash: Buffer, burst: Burst, encryption: 'mse' | 'plaintext'): Promise<InitiatorShare> {
+  const { offset, count, addresses, firstOctets } = burst
   const addressOf = (g: number): string => `${firstOctets}.${Math.floor((g % addresses) / 250)}.${(g % addresses) % 250 + 1}`
-  if (process.env.LOAD_WARM !== 'off') await warmUp(encryption)
-  await new Promise<void>(resolve => {
-    process.on('message', message => { if (message === 'go') resolve() })
-    process.send!({ ready: true })
-  })
   const stopProfile = await startWindowProfile(`initiator-${firstOctets}-${offset}`)
   const cpuAtStart = process.cpuUsage()
   const epoch = (): number => performance.timeOrigin + performance.now()
@@ -178,8 +182,27 @@ async function runInitiator (port: number, infoHashHex: string, offset: number, 
   for (const r of results) if (typeof r === 'string') failures[r] = (failures[r] ?? 0) + 1
   const cpu = process.cpuUsage(cpuAtStart)
   await stopProfile()
-  const share: InitiatorShare = { startedAt, endedAt, times: results.filter((r): r is number => typeof r === 'number'), failures, cpuMs: (cpu.user + cpu.system) / 1000 }
-  process.send!({ initiator: share })
+  return { startedAt, endedAt, times: results.filter((r): r is number => typeof r === 'number'), failures, cpuMs: (cpu.user + cpu.system) / 1000 }
+}
+
+/**
+ * One initiator process for every burst against one responder: it warms up once, then runs each burst it is
+ * sent, one at a time, so that a later burst meets an initiator as warm as the responder.
+ */
+async function runInitiator (port: number, infoHashHex: string, encryption: 'mse' | 'plaintext'): Promise<void> {
+  const infoHash = Buffer.from(infoHashHex, 'hex')
+  if (process.env.LOAD_WARM !== 'off') await warmUp(encryption)
+  let queue = Promise.resolve()
+  process.on('message', (message: any) => {
+    if (message === 'exit') process.exit(0)
+    const burst = message?.burst as Burst | undefined
+    if (burst === undefined) return
+    queue = queue.then(async () => {
+      const share = await runBurst(port, infoHash, burst, encryption)
+      process.send!({ initiator: share, id: burst.id })
+    }).catch(err => { process.send!({ error: String(err?.stack ?? err) }) })
+  })
+  process.send!({ ready: true })
 }
 
 const [role, ...args] = process.argv.slice(2)
@@ -187,7 +210,7 @@ const run = role === 'idle'
   ? Promise.resolve(runIdle())
   : role === 'responder'
     ? runResponder(args[0] as LoadContender)
-    : runInitiator(Number(args[0]), args[1]!, Number(args[2]), Number(args[3]), Number(args[4]), args[5]!, args[6] === 'plaintext' ? 'plaintext' : 'mse').then(() => process.exit(0))
+    : runInitiator(Number(args[0]), args[1]!, args[2] === 'plaintext' ? 'plaintext' : 'mse')
 run.catch(err => {
   process.send!({ error: String(err?.stack ?? err) })
   process.exit(1)
