@@ -156,7 +156,7 @@ export class MseStream extends Duplex {
         handshake = new ResponderHandshake({ ...common, skeys: options.skeys, maxInitialPayload: options.maxInitialPayload })
       }
       this.session = new HandshakeDriver(handshake, events, {
-        label: `#${this.id} ${this.role} ${this.remoteLabel}`,
+        label: () => `#${this.id} ${this.role} ${this.remoteLabel}`,
         stageTimeoutMs: options.stageTimeoutMs,
         useInitialPayload: options.sendHandshakeAsInitialPayload ?? true,
         held: this.held
@@ -167,7 +167,8 @@ export class MseStream extends Duplex {
     }
     this.raw = new RawConnection(raw, { data: this.onRawData, end: this.onRawEnd, error: this.onRawError, close: this.onRawClose })
 
-    debug('#%d %s %s: start (policy %s)', this.id, this.role, this.remoteLabel, this.policy)
+    // Guarded: every connection passes here, and the arguments are built even when debug is off.
+    if (debug.enabled) debug('#%d %s %s: start (policy %s)', this.id, this.role, this.remoteLabel, this.policy)
     this.session.start()
   }
 
@@ -305,8 +306,10 @@ export class MseStream extends Duplex {
 
   private report (outcome: MseOutcome): void {
     this.outcome = outcome
-    debug('#%d %s %s: %s', this.id, this.role, this.remoteLabel,
-      outcome.ok ? `${outcome.method} (${outcome.handshakeBytesSent}/${outcome.handshakeBytesReceived} handshake bytes, IA ${outcome.initialPayloadLength}, ${outcome.durationMs} ms)` : `failed: ${outcome.error.message}${outcome.peerSentNoKey ? ' (the peer sent no key)' : ''}`)
+    if (debug.enabled) {
+      debug('#%d %s %s: %s', this.id, this.role, this.remoteLabel,
+        outcome.ok ? `${outcome.method} (${outcome.handshakeBytesSent}/${outcome.handshakeBytesReceived} handshake bytes, IA ${outcome.initialPayloadLength}, ${outcome.durationMs} ms)` : `failed: ${outcome.error.message}${outcome.peerSentNoKey ? ' (the peer sent no key)' : ''}`)
+    }
     this.onOutcome?.(outcome)
     this.settle(outcome)
     // Listeners may attach right after construction: report on the next tick.

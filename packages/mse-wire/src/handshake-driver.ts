@@ -78,8 +78,8 @@ export class PassthroughSession implements StreamSession {
 }
 
 export interface HandshakeDriverOptions {
-  /** For debug lines: which connection. */
-  label: string
+  /** For debug lines: which connection (built only when a line is written). */
+  label: () => string
   stageTimeoutMs: SessionOptions['stageTimeoutMs']
   /** Initiator: offer the held BitTorrent handshake as IA (default true). */
   useInitialPayload: boolean
@@ -193,7 +193,7 @@ export class HandshakeDriver implements StreamSession {
     clearTimeout(this.timer)
     const deadline = this.session.deadline
     if (deadline === undefined) return
-    if (this.session.stage !== this.armedStage) debug('%s: stage %s', this.options.label, this.session.stage)
+    if (this.session.stage !== this.armedStage && debug.enabled) debug('%s: stage %s', this.options.label(), this.session.stage)
     this.armedStage = this.session.stage
     this.armedDeadline = deadline
     this.timer = setTimeout(() => {

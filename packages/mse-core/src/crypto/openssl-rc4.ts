@@ -25,12 +25,16 @@ export function isOpensslRc4Available (): boolean {
  * piece blocks. Same keystream and buffer contract as the JavaScript `Rc4`. RC4 cannot seek: a keystream
  * at a position is the stream replayed from the key schedule (`discard` bytes, then `position`).
  */
+/** The input that discards the spec's first 1024 keystream bytes: read by OpenSSL, never written, so shared. */
+const DISCARD_INPUT = new Uint8Array(RC4_DISCARD)
+
 export class OpensslRc4 extends LibraryCipher {
   constructor (key: Uint8Array, discard = RC4_DISCARD) {
     const ownKey = key.slice()
     super('rc4', 'openssl', position => {
       const cipher = createCipheriv('rc4', ownKey, null)
-      if (discard + position > 0) cipher.update(new Uint8Array(discard + position))
+      const skipped = discard + position
+      if (skipped > 0) cipher.update(skipped === RC4_DISCARD ? DISCARD_INPUT : new Uint8Array(skipped))
       return cipher
     })
   }
