@@ -26,7 +26,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import net from 'node:net'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { PerformanceObserver, monitorEventLoopDelay } from 'node:perf_hooks'
 import MemoryChunkStore from 'memory-chunk-store'
 import { SkeyRegistry } from 'mse-core'
 import { MseStream } from 'mse-wire'
@@ -43,6 +43,8 @@ export interface ResponderReport {
   /** CPU time of the responder process over the same span. */
   cpuMs: number
   rssMiB: number
+  /** V8's garbage-collection pauses over the same span: the main thread stopped, so the loop too. */
+  gcPauses: GcPauses
   /** ours only: client.mseStats.budget. */
   budget?: unknown
   connected?: unknown
@@ -56,6 +58,21 @@ const WARM_UP_ROUNDS = 4
 const WARM_UP_PER_ROUND = 25
 
 export interface LoopDelay { p50: number, p99: number, max: number }
+
+export interface GcPauses { count: number, totalMs: number, maxMs: number }
+
+/** Records V8's GC pauses (perf_hooks 'gc' entries: how long each stopped the main thread). */
+function gcPauseRecorder (): { start: () => void, stop: () => GcPauses } {
+  let pauses: number[] = []
+  const observer = new PerformanceObserver(list => { for (const entry of list.getEntries()) pauses.push(entry.duration) })
+  return {
+    start () { pauses = []; observer.observe({ entryTypes: ['gc'] }) },
+    stop () {
+      observer.disconnect()
+      return { count: pauses.length, totalMs: pauses.reduce((sum, ms) => sum + ms, 0), maxMs: Math.max(0, ...pauses) }
+    }
+  }
+}
 
 /** Event-loop delay recorder: how late a 1 ms timer fires (Node records each interval's length). */
 function loopDelayRecorder (): { start: () => void, stop: () => LoopDelay } {
@@ -101,6 +118,7 @@ async function runResponder (contender: LoadContender): Promise<void> {
   process.send!({ ready: { port: client.address().port, infoHash: torrent.infoHash } })
 
   const recorder = loopDelayRecorder()
+  const gc = gcPauseRecorder()
   let cpuAtStart = process.cpuUsage()
   let stopProfile: Promise<() => Promise<void>> | undefined
   process.on('message', (message: any) => {
@@ -108,13 +126,16 @@ async function runResponder (contender: LoadContender): Promise<void> {
       stopProfile = startWindowProfile(`responder-${contender}-${String(message.start)}`)
       cpuAtStart = process.cpuUsage()
       recorder.start()
+      gc.start()
     } else if (message?.stop !== undefined) {
       const loopDelayMs = recorder.stop()
+      const gcPauses = gc.stop()
       const cpu = process.cpuUsage(cpuAtStart)
       const report: ResponderReport = {
         loopDelayMs,
         cpuMs: (cpu.user + cpu.system) / 1000,
-        rssMiB: process.memoryUsage().rss / 2 ** 20
+        rssMiB: process.memoryUsage().rss / 2 ** 20,
+        gcPauses
       }
       if (contender === 'ours') {
         const stats = client.mseStats

@@ -169,6 +169,8 @@ export interface LoadFigures {
   loop_delay_p99_ms: Record<LoadContender, number | null>
   /** The same, in an idle process over the same span (the machine's own noise). */
   idle_loop_delay_p99_ms: Record<LoadContender, number | null>
+  /** The responder's longest GC pause over the burst (ms): the loop stops for it whatever the code does. */
+  gc_pause_max_ms: Record<LoadContender, number | null>
   handshakes_per_cpu_s: Record<LoadContender, number | null>
   /** The fewest of any round. */
   completed: Record<LoadContender, number>
@@ -296,6 +298,7 @@ function summarise (runs: LoadRun[], phase: LoadPhase, rounds: number): { figure
       p99_ms: rounded(each(w => w.initiator.p99Ms), 1),
       loop_delay_p99_ms: rounded(each(w => w.responder.loopDelayMs.p99), 2),
       idle_loop_delay_p99_ms: rounded(each(w => w.idleLoopDelayMs.p99), 2),
+      gc_pause_max_ms: rounded(each(w => w.responder.gcPauses.maxMs), 1),
       handshakes_per_cpu_s: rounded(each(w => w.handshakesPerCpuS), 1),
       completed: { ours: completed('ours'), upstream: completed('upstream'), plaintext: completed('plaintext') },
       failures: { ours: failures('ours'), upstream: failures('upstream'), plaintext: failures('plaintext') },
@@ -319,6 +322,7 @@ function describeWindow (contender: LoadContender, phase: LoadPhase, window: Loa
   const { initiator: i, responder: r } = window
   return `${contender.padEnd(9)} ${phase}: ${i.completed}/${i.count} in ${fmt(i.elapsedMs, 0)} ms: ${fmt(i.handshakesPerS, 0)}/s, p50 ${fmt(i.p50Ms, 0)} ms, p99 ${fmt(i.p99Ms, 0)} ms; ` +
     `loop delay p99 ${fmt(r.loopDelayMs.p99, 1)} ms (max ${fmt(r.loopDelayMs.max, 0)}; idle process alongside: p99 ${fmt(window.idleLoopDelayMs.p99, 1)}); ` +
+    `GC pauses ${r.gcPauses.count}, ${fmt(r.gcPauses.totalMs, 0)} ms in all, longest ${fmt(r.gcPauses.maxMs, 1)} ms; ` +
     `responder CPU ${fmt(r.cpuMs, 0)} ms (${fmt(window.handshakesPerCpuS, 0)} handshakes per CPU s), initiators' CPU ${fmt(i.cpuMs, 0)} ms; ` +
     `failures ${JSON.stringify(i.failures)}${r.budget ? `; budget ${JSON.stringify(r.budget)}` : ''}`
 }
@@ -343,6 +347,7 @@ export const loadSection: Section = {
       ['completion p50 / p99 ms, warm', `${fmt(load.p50_ms.ours, 0)} / ${fmt(load.p99_ms.ours, 0)}`, `${fmt(load.p50_ms.upstream, 0)} / ${fmt(load.p99_ms.upstream, 0)}`, '', ''],
       ['completion p50 / p99 ms, cold', `${fmt(cold.p50_ms.ours, 0)} / ${fmt(cold.p99_ms.ours, 0)}`, `${fmt(cold.p50_ms.upstream, 0)} / ${fmt(cold.p99_ms.upstream, 0)}`, '', ''],
       ['responder event-loop delay p99 ms, warm / cold', `${fmt(load.loop_delay_p99_ms.ours, 1)} / ${fmt(cold.loop_delay_p99_ms.ours, 1)}`, `${fmt(load.loop_delay_p99_ms.upstream, 1)} / ${fmt(cold.loop_delay_p99_ms.upstream, 1)}`, '', '< 20 ms for ours, both'],
+      ['responder\'s longest GC pause ms, warm / cold', `${fmt(load.gc_pause_max_ms.ours, 1)} / ${fmt(cold.gc_pause_max_ms.ours, 1)}`, `${fmt(load.gc_pause_max_ms.upstream, 1)} / ${fmt(cold.gc_pause_max_ms.upstream, 1)}`, '', `no encryption: ${fmt(load.gc_pause_max_ms.plaintext, 1)} / ${fmt(cold.gc_pause_max_ms.plaintext, 1)}`],
       ['idle process alongside, loop delay p99 ms, warm / cold', `${fmt(load.idle_loop_delay_p99_ms.ours, 1)} / ${fmt(cold.idle_loop_delay_p99_ms.ours, 1)}`, `${fmt(load.idle_loop_delay_p99_ms.upstream, 1)} / ${fmt(cold.idle_loop_delay_p99_ms.upstream, 1)}`, '', 'the machine\'s own noise'],
       ['completed, warm / cold', `${load.completed.ours} / ${cold.completed.ours} of ${load.connections}`, `${load.completed.upstream} / ${cold.completed.upstream}`, '', `failures warm: ours ${JSON.stringify(load.failures.ours)}, upstream ${JSON.stringify(load.failures.upstream)}, no encryption ${JSON.stringify(load.failures.plaintext)}; cold: ${JSON.stringify(cold.failures.ours)}, ${JSON.stringify(cold.failures.upstream)}, ${JSON.stringify(cold.failures.plaintext)}`]
     ]
