@@ -8,7 +8,7 @@ import { expect } from 'chai'
 import { randomBytes } from 'node:crypto'
 import { TurnBudget, type MseOutcome } from '../src/index.js'
 import { streamPair } from './helpers.js'
-import { failOnUncaught, nextEvent, within } from 'test-support'
+import { failOnUncaught, nextEvent, readBytes, within } from 'test-support'
 
 /** The next loop turn: our setImmediate runs after any the budget scheduled before it. */
 async function nextTurn (): Promise<void> {
@@ -100,21 +100,13 @@ describe('MseStream under a turn budget', function () {
     const pair = await streamPair({ initiator: { policy: 'required', turnBudget: turns }, responder: { policy: 'required', turnBudget: turns } })
     try {
       const payload = randomBytes(256 * 1024)
-      const received: Buffer[] = []
-      let length = 0
-      const all = new Promise<void>(resolve => pair.responder.on('data', (data: unknown) => {
-        const chunk = data as Uint8Array
-        received.push(Buffer.from(chunk))
-        length += chunk.length
-        if (length >= payload.length) resolve()
-      }))
+      const received = readBytes(pair.responder, payload.length)
       // Written before the handshake: held, then sent after it, behind the handshake bytes the responder parks.
       for (let offset = 0; offset < payload.length; offset += 16 * 1024) pair.initiator.write(payload.subarray(offset, offset + 16 * 1024))
       const [initiatorOutcome, responderOutcome] = await within(Promise.all([pair.initiator.handshake, pair.responder.handshake]), 10_000, 'both outcomes')
       expect(initiatorOutcome.ok).to.equal(true)
       expect(responderOutcome.ok).to.equal(true)
-      await within(all, 10_000, 'the payload')
-      expect(Buffer.concat(received).equals(payload)).to.equal(true)
+      expect((await within(received, 10_000, 'the payload')).equals(payload)).to.equal(true)
       expect(turns.queued).to.equal(0)
     } finally {
       pair.close()

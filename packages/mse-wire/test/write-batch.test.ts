@@ -6,7 +6,7 @@
 import { expect } from 'chai'
 import { Rc4, nodeCryptoProvider, type StreamCipher } from 'mse-core'
 import { BATCH_RUN_BYTES, sealBatch } from '../src/write-batch.js'
-import { seededBytes, within } from 'test-support'
+import { readBytes, seededBytes, within } from 'test-support'
 import { roomyPads, streamPair } from './helpers.js'
 
 function ciphers (): Array<{ name: string, make: () => StreamCipher }> {
@@ -50,17 +50,9 @@ describe('write batches: one keystream run per batch', () => {
       pair.sockets.outgoing.write = ((data: Uint8Array) => { writes.push(data.length); return write(data) }) as typeof pair.sockets.outgoing.write
       const messages = Array.from({ length: 64 }, (_, i) => seededBytes(17, `request ${i}`))
       const expected = Buffer.concat(messages)
-      const received: Buffer[] = []
-      let length = 0
-      const all = new Promise<void>(resolve => pair.responder.on('data', (chunk: unknown) => {
-        const bytes = chunk as Uint8Array
-        received.push(Buffer.from(bytes))
-        length += bytes.length
-        if (length >= expected.length) resolve()
-      }))
+      const received = readBytes(pair.responder, expected.length)
       for (const message of messages) pair.initiator.write(message)
-      await within(all, 5000, 'the 64 messages')
-      expect(Buffer.concat(received).equals(expected)).to.equal(true)
+      expect((await within(received, 5000, 'the 64 messages')).equals(expected)).to.equal(true)
       // One batch per streamx tick: the first write goes alone, the other 63 together.
       expect(writes.length, `socket writes ${JSON.stringify(writes)}`).to.be.at.most(4)
     } finally {

@@ -70,3 +70,16 @@ export function awaitedLater<T> (promise: Promise<T>): Promise<T> {
   promise.catch(() => {})
   return promise
 }
+
+/** The first `length` bytes a readable stream emits (as 'data'), joined: resolves once that many arrived. */
+export async function readBytes (stream: { on: (event: 'data', listener: (chunk: any) => void) => unknown }, length: number): Promise<Buffer> {
+  return await new Promise<Buffer>(resolve => {
+    const received: Buffer[] = []
+    let total = 0
+    stream.on('data', (chunk: Uint8Array) => {
+      received.push(Buffer.from(chunk))
+      total += chunk.length
+      if (total >= length) resolve(Buffer.concat(received))
+    })
+  })
+}
