@@ -54,6 +54,10 @@ describe('evidence that a peer speaks MSE', () => {
     const them = new (Wire as any)('tcpOutgoing', 0)
     const us = new (Wire as any)('tcpIncoming', 0)
     us.remoteAddress = '10.2.2.2' // an incoming connection: its source port is not where it listens
+    // As webtorrent's Peer does: when one end of the pipe closes first, streamx destroys the other with a
+    // premature-close error, which a bittorrent-protocol honouring destroy(err) (upstream/ 0001) emits.
+    them.on('error', () => {})
+    us.on('error', () => {})
     them.pipe(us).pipe(them)
     them.extendedHandshake.e = 1
     them.extendedHandshake.p = 51413
