@@ -272,10 +272,30 @@ export function assertLoopback (address: string): void {
   }
 }
 
-/** A TCP port that was free on `host` a moment ago (bind to :0, read it, close). */
+/**
+ * Ports `freePort` has handed out in this process. The kernel may give a port it just freed to the next bind
+ * to :0, so two calls in a row (a peer port and an RPC port for the same daemon) could return the same
+ * number: Transmission then binds its RPC server and fails to bind its peer port.
+ */
+const handedOut = new Set<number>()
+/** Binds to :0 this many times at most looking for a port not handed out yet. */
+const FREE_PORT_ATTEMPTS = 50
+
+/** A TCP port that was free on `host` a moment ago (bind to :0, read it, close), never one handed out before. */
 export async function freePort (host = '127.0.0.1'): Promise<number> {
   assertLoopback(host)
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < FREE_PORT_ATTEMPTS; attempt++) {
+    const port = await unusedPort(host)
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error(`no free port on ${host} that was not handed out already (${FREE_PORT_ATTEMPTS} attempts)`)
+}
+
+async function unusedPort (host: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.unref()
     srv.once('error', reject)
